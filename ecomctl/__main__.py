@@ -1,0 +1,3 @@
+from ecomctl.cli.main import main
+
+main()

@@ -1,0 +1,258 @@
+"""Settings: one table of every setting, resolved flag > environment > .env file > default.
+
+The same table generates `.env.example` and the README's configuration table,
+so a setting cannot exist without being documented.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+from ecomctl.errors import ConfigError
+
+TARGETS = ("local", "databricks")
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+class Secret:
+    """A secret value that never shows itself in repr, str, logs or reports."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('**********')"
+
+    __str__ = __repr__
+
+    def __bool__(self) -> bool:
+        return bool(self._value)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+
+@dataclass(frozen=True)
+class Setting:
+    attr: str
+    env: str
+    default: Any
+    help: str
+    group: str
+    kind: str = "str"  # str | int | path | identifier | target | secret
+    example: str = ""
+
+
+SETTINGS: tuple[Setting, ...] = (
+    # -- ecomctl ---------------------------------------------------------
+    Setting("target", "ECOMCTL_TARGET", "local", "Where the pipeline runs: local (embedded event log + DuckDB) or databricks (Event Hubs + Databricks SQL).", "general", "target"),
+    Setting("home", "ECOMCTL_HOME", ".ecomctl", "Local state folder: event log, DuckDB warehouse, landing files, dashboards, run reports.", "general", "path"),
+    Setting("catalog", "ECOMCTL_CATALOG", "ecommerce", "Catalog holding the schemas (Unity Catalog on Databricks; the attached DuckDB file locally).", "general", "identifier"),
+    Setting("bronze_schema", "ECOMCTL_BRONZE_SCHEMA", "bronze", "Schema for raw events, orders, products and rejected events.", "general", "identifier"),
+    Setting("silver_schema", "ECOMCTL_SILVER_SCHEMA", "silver", "Schema for the enriched order_details table.", "general", "identifier"),
+    Setting("gold_schema", "ECOMCTL_GOLD_SCHEMA", "gold", "Schema for the gold tables and the materialized views.", "general", "identifier"),
+    Setting("meta_schema", "ECOMCTL_META_SCHEMA", "ecomctl_meta", "Schema for ecomctl's own bookkeeping (applied SQL versions, loaded files).", "general", "identifier"),
+    Setting("volume", "ECOMCTL_VOLUME", "landing", "Volume (in the bronze schema) that receives landing files; locally $ECOMCTL_HOME/landing.", "general", "identifier"),
+    Setting("event_count", "ECOMCTL_EVENT_COUNT", 300, "Events sent by generate and run-all when --count is not given.", "general", "int"),
+    Setting("ingest_batch", "ECOMCTL_INGEST_BATCH", 100_000, "Most events per landing file (one read, one file, one load).", "general", "int"),
+    # -- local target ----------------------------------------------------
+    Setting("partitions", "ECOMCTL_PARTITIONS", 4, "Partitions of the embedded event log (fixed when the log is created).", "local", "int"),
+    Setting("retention_days", "ECOMCTL_RETENTION_DAYS", 7, "Days the embedded event log keeps events before they expire (0 keeps them forever).", "local", "int"),
+    Setting("duckdb_memory_limit", "ECOMCTL_DUCKDB_MEMORY_LIMIT", "1GB", "DuckDB memory limit for the local warehouse.", "local"),
+    # -- Azure Event Hubs --------------------------------------------------
+    Setting("eventhub_name", "EVENTHUB_NAME", "orders", "Event hub name (the embedded log uses it too).", "eventhubs"),
+    Setting("eventhub_connection_string", "EVENTHUB_CONNECTION_STRING", "", "Event Hubs connection string (secret).", "eventhubs", "secret", "Endpoint=sb://<namespace>.servicebus.windows.net/;SharedAccessKeyName=<name>;SharedAccessKey=<key>"),
+    Setting("eventhub_namespace", "EVENTHUB_NAMESPACE", "", "Fully qualified namespace for Entra ID auth, e.g. myns.servicebus.windows.net.", "eventhubs"),
+    Setting("eventhub_consumer_group", "EVENTHUB_CONSUMER_GROUP", "$Default", "Consumer group that ingest reads with.", "eventhubs"),
+    Setting("keyvault_url", "KEYVAULT_URL", "", "Key Vault URL holding the connection string, e.g. https://myvault.vault.azure.net.", "eventhubs"),
+    Setting("keyvault_secret_name", "KEYVAULT_SECRET_NAME", "", "Name of the Key Vault secret with the connection string.", "eventhubs"),
+    # -- Databricks --------------------------------------------------------
+    Setting("databricks_host", "DATABRICKS_HOST", "", "Workspace URL, e.g. https://adb-123.4.azuredatabricks.net.", "databricks"),
+    Setting("databricks_token", "DATABRICKS_TOKEN", "", "Personal access token (secret); or use a profile, OAuth M2M or the Azure CLI.", "databricks", "secret", "dapi..."),
+    Setting("databricks_profile", "DATABRICKS_CONFIG_PROFILE", "", "Profile in ~/.databrickscfg.", "databricks"),
+    Setting("databricks_warehouse_id", "DATABRICKS_WAREHOUSE_ID", "", "SQL warehouse id.", "databricks"),
+    Setting("databricks_http_path", "DATABRICKS_HTTP_PATH", "", "SQL warehouse HTTP path (instead of the id).", "databricks"),
+)
+
+_BY_ATTR = {s.attr: s for s in SETTINGS}
+
+
+@dataclass(frozen=True)
+class Settings:
+    target: str = "local"
+    home: Path = Path(".ecomctl")
+    catalog: str = "ecommerce"
+    bronze_schema: str = "bronze"
+    silver_schema: str = "silver"
+    gold_schema: str = "gold"
+    meta_schema: str = "ecomctl_meta"
+    volume: str = "landing"
+    event_count: int = 300
+    ingest_batch: int = 100_000
+    partitions: int = 4
+    retention_days: int = 7
+    duckdb_memory_limit: str = "1GB"
+    eventhub_name: str = "orders"
+    eventhub_connection_string: Secret = field(default_factory=lambda: Secret(""))
+    eventhub_namespace: str = ""
+    eventhub_consumer_group: str = "$Default"
+    keyvault_url: str = ""
+    keyvault_secret_name: str = ""
+    databricks_host: str = ""
+    databricks_token: Secret = field(default_factory=lambda: Secret(""))
+    databricks_profile: str = ""
+    databricks_warehouse_id: str = ""
+    databricks_http_path: str = ""
+
+    @classmethod
+    def load(cls, overrides: Mapping[str, Any] | None = None, *,
+             environ: Mapping[str, str] | None = None,
+             env_file: Path | None = None) -> "Settings":
+        """Resolve every setting: overrides (flags) > environ > env_file > default."""
+        environ = os.environ if environ is None else environ
+        file_values = _read_env_file(env_file)
+        overrides = {k: v for k, v in (overrides or {}).items() if v is not None}
+        values: dict[str, Any] = {}
+        for setting in SETTINGS:
+            if setting.attr in overrides:
+                raw, origin = overrides[setting.attr], _flag_name(setting)
+            elif environ.get(setting.env, "") != "":
+                raw, origin = environ[setting.env], setting.env
+            elif file_values.get(setting.env):
+                raw, origin = file_values[setting.env], f"{setting.env} (from {env_file})"
+            else:
+                raw, origin = setting.default, setting.env
+            values[setting.attr] = _convert(setting, raw, origin)
+        return cls(**values)
+
+    def secrets(self) -> list[str]:
+        """Every secret value in force, so output can be scrubbed of them."""
+        return [getattr(self, s.attr).reveal() for s in SETTINGS
+                if s.kind == "secret" and getattr(self, s.attr)]
+
+    def public(self) -> dict[str, Any]:
+        """Settings for reports: secrets shown only as set / not set."""
+        out: dict[str, Any] = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, Secret):
+                out[f.name] = "(set)" if value else "(not set)"
+            elif isinstance(value, Path):
+                out[f.name] = str(value)
+            else:
+                out[f.name] = value
+        return out
+
+    # Paths of the local target, all under home.
+    @property
+    def eventlog_path(self) -> Path:
+        return self.home / "eventhub.db"
+
+    @property
+    def warehouse_path(self) -> Path:
+        return self.home / "warehouse.duckdb"
+
+    @property
+    def landing_dir(self) -> Path:
+        return self.home / "landing"
+
+    @property
+    def dashboards_dir(self) -> Path:
+        return self.home / "dashboards"
+
+    @property
+    def runs_dir(self) -> Path:
+        return self.home / "runs"
+
+
+def _flag_name(setting: Setting) -> str:
+    return "--" + setting.attr.replace("_", "-")
+
+
+def _read_env_file(path: Path | None) -> dict[str, str]:
+    if path is None:
+        default = Path(".env")
+        if not default.is_file():
+            return {}
+        path = default
+    elif not path.is_file():
+        raise ConfigError("--env-file", f"{path} does not exist or is not a file")
+    from dotenv import dotenv_values
+
+    return {k: v for k, v in dotenv_values(path).items() if v is not None}
+
+
+def _convert(setting: Setting, raw: Any, origin: str) -> Any:
+    converter: Callable[[Setting, Any, str], Any] = _CONVERTERS[setting.kind]
+    return converter(setting, raw, origin)
+
+
+def _to_int(setting: Setting, raw: Any, origin: str) -> int:
+    try:
+        value = int(raw)
+    except (TypeError, ValueError):
+        raise ConfigError(origin, f"expected a whole number, got {raw!r}") from None
+    minimum = 0 if setting.attr == "retention_days" else 1
+    if value < minimum:
+        raise ConfigError(origin, f"must be at least {minimum}, got {value}")
+    return value
+
+
+def _to_identifier(setting: Setting, raw: Any, origin: str) -> str:
+    value = str(raw)
+    if not _IDENTIFIER.match(value) or len(value) > 255:
+        raise ConfigError(origin, f"{value!r} is not a valid identifier "
+                          "(letters, digits and _, not starting with a digit)")
+    return value
+
+
+def _to_target(setting: Setting, raw: Any, origin: str) -> str:
+    value = str(raw).lower()
+    if value not in TARGETS:
+        raise ConfigError(origin, f"unknown target {raw!r}; choose one of {', '.join(TARGETS)}")
+    return value
+
+
+_CONVERTERS: dict[str, Callable[[Setting, Any, str], Any]] = {
+    "str": lambda s, raw, origin: str(raw),
+    "int": _to_int,
+    "path": lambda s, raw, origin: Path(str(raw)).expanduser(),
+    "identifier": _to_identifier,
+    "target": _to_target,
+    "secret": lambda s, raw, origin: raw if isinstance(raw, Secret) else Secret(str(raw)),
+}
+
+
+def env_example() -> str:
+    """The text of .env.example: every setting with a comment, grouped by target."""
+    titles = {"general": "ecomctl (both targets)", "local": "local target",
+              "eventhubs": "Azure Event Hubs (databricks target)",
+              "databricks": "Databricks SQL warehouse (databricks target)"}
+    lines = ["# ecomctl settings. Precedence: command-line flag > environment > this file > default.",
+             "# Copy to .env and fill in what you need; secrets stay out of version control."]
+    for group, title in titles.items():
+        lines += ["", f"# --- {title} ---"]
+        for s in SETTINGS:
+            if s.group != group:
+                continue
+            lines.append(f"# {s.help}")
+            value = s.example if s.kind == "secret" else s.default
+            prefix = "# " if s.kind == "secret" or value == "" else ""
+            lines.append(f"{prefix}{s.env}={value}")
+    return "\n".join(lines) + "\n"
+
+
+def setting_for(attr: str) -> Setting:
+    return _BY_ATTR[attr]

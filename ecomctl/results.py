@@ -1,0 +1,102 @@
+"""What steps return: objects touched, rows, seconds and step details. Only the console prints them."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from datetime import date, datetime, timezone
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Protocol
+
+REPORT_SCHEMA_VERSION = 1
+
+
+@dataclass
+class ObjectResult:
+    object: str
+    action: str
+    rows: int | None
+    seconds: float
+
+
+@dataclass
+class StepResult:
+    step: str
+    objects: list[ObjectResult] = field(default_factory=list)
+    seconds: float = 0.0
+    details: dict[str, Any] = field(default_factory=dict)
+    # Figures worth a table of their own (e.g. dashboard key figures): title -> (columns, rows).
+    tables: dict[str, tuple[list[str], list[list[Any]]]] = field(default_factory=dict)
+
+
+@dataclass
+class RunReport:
+    command: str
+    target: str
+    home: str
+    started_at: str
+    version: str
+    steps: list[StepResult] = field(default_factory=list)
+    ok: bool = True
+    error: str | None = None
+    finished_at: str | None = None
+    seconds: float = 0.0
+    reconciliation: dict[str, int] | None = None
+    schema_version: int = REPORT_SCHEMA_VERSION
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), default=_json_default, indent=2)
+
+    def write(self, runs_dir: Path) -> Path:
+        runs_dir.mkdir(parents=True, exist_ok=True)
+        stamp = self.started_at.replace(":", "").replace("-", "").replace("+0000", "Z")
+        path = runs_dir / f"{stamp}_{self.command}.json"
+        n = 1
+        while path.exists():
+            n += 1
+            path = runs_dir / f"{stamp}_{self.command}_{n}.json"
+        path.write_text(self.to_json() + "\n", encoding="utf-8")
+        return path
+
+
+def utc_now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    if isinstance(value, Path):
+        return str(value)
+    return str(value)
+
+
+class Reporter(Protocol):
+    """How a running step tells the console what it is doing; the library never prints."""
+
+    def step_started(self, step: str, description: str) -> None: ...
+
+    def step_finished(self, result: StepResult) -> None: ...
+
+    def progress(self, task: str, completed: int, total: int | None, unit: str = "events") -> None: ...
+
+    def message(self, text: str) -> None: ...
+
+
+class NullReporter:
+    """A reporter that keeps quiet: for library use and tests."""
+
+    def step_started(self, step: str, description: str) -> None:
+        pass
+
+    def step_finished(self, result: StepResult) -> None:
+        pass
+
+    def progress(self, task: str, completed: int, total: int | None, unit: str = "events") -> None:
+        pass
+
+    def message(self, text: str) -> None:
+        pass
