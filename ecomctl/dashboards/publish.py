@@ -1,0 +1,65 @@
+"""Publishing dashboards on a warehouse without a dashboard service: run every query and
+every Genie example, render the HTML dashboard, and return the key figures."""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING
+
+from ecomctl.errors import EcomctlError, SqlError
+from ecomctl.results import ObjectResult, StepResult, utc_now
+
+if TYPE_CHECKING:
+    from ecomctl.pipeline import Pipeline
+
+KPI_QUERY = "total_kpis"
+
+
+def publish_local(pipeline: "Pipeline", step: StepResult) -> None:
+    from ecomctl.dashboards.definitions import load_genie_spaces, load_queries
+    from ecomctl.dashboards.html import Panel, render_html
+
+    warehouse = pipeline.warehouse
+    queries = load_queries(pipeline.sql_root)
+    panels = []
+    for query in queries:
+        started = time.perf_counter()
+        result = warehouse.query(query.sql, file=str(query.file))
+        panels.append(Panel(query=query, columns=result.columns, rows=result.rows))
+        step.objects.append(ObjectResult(f"query {query.name}", "run", len(result.rows),
+                                         time.perf_counter() - started))
+
+    examples = 0
+    for space in load_genie_spaces(pipeline.sql_root):
+        started = time.perf_counter()
+        for question in space.questions:
+            try:
+                warehouse.query(question.sql, file=str(space.file))
+            except SqlError as exc:
+                raise SqlError(str(space.file), f"example SQL for {question.question!r} failed: {exc}") from exc
+            examples += 1
+        step.objects.append(ObjectResult(f"genie space {space.name}", "examples run",
+                                         len(space.questions), time.perf_counter() - started))
+
+    kpis = _key_figures(panels)
+    html = render_html(panels, title="ecomctl: e-commerce dashboard", generated_at=utc_now(), kpis=kpis)
+    out_dir = pipeline.settings.dashboards_dir
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / "index.html"
+    path.write_text(html, encoding="utf-8")
+    step.objects.append(ObjectResult(str(path), "write", len(panels), 0.0))
+    step.details.update(dashboard=str(path), queries=len(panels), genie_examples=examples,
+                        key_figures=dict(kpis))
+    step.tables["key figures"] = (["figure", "value"], [list(k) for k in kpis])
+    top_brands = next((p for p in panels if p.query.name.endswith("revenue_by_brand")), None)
+    if top_brands is not None and top_brands.rows:
+        step.tables["revenue by brand"] = (top_brands.columns, [list(r) for r in top_brands.rows[:5]])
+
+
+def _key_figures(panels) -> list[tuple[str, str]]:
+    from ecomctl.dashboards.html import key_figures
+
+    kpi = next((p for p in panels if p.query.name == KPI_QUERY), None)
+    if kpi is None:
+        raise EcomctlError(f"dashboard query {KPI_QUERY} is missing from sql/dashboards/queries")
+    return key_figures(kpi)
