@@ -1,0 +1,62 @@
+"""The Transport boundary: what the pipeline needs from an event hub, local or Azure."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol, runtime_checkable
+
+# on_progress(events_sent_so_far, bytes_sent_so_far), called after each batch is sent.
+ProgressCallback = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class ReceivedEvent:
+    partition_id: str
+    sequence_number: int
+    offset: str
+    enqueued_time: datetime  # UTC, timezone-aware
+    partition_key: str | None
+    body: bytes
+
+
+@dataclass(frozen=True)
+class PartitionState:
+    """Like Event Hubs partition properties; -1 / None when the partition never held an event."""
+
+    partition_id: str
+    beginning_sequence_number: int
+    last_sequence_number: int
+    last_enqueued_time: datetime | None
+
+    @property
+    def is_empty(self) -> bool:
+        return self.beginning_sequence_number > self.last_sequence_number or self.last_sequence_number < 0
+
+
+@dataclass(frozen=True)
+class SendResult:
+    events: int
+    batches: int
+    bytes: int
+    seconds: float
+
+
+@runtime_checkable
+class Transport(Protocol):
+    source: str  # "namespace/hub", e.g. "local/orders"
+    max_batch_bytes: int
+
+    def check(self) -> None: ...
+
+    def partition_ids(self) -> list[str]: ...
+
+    def partition_state(self, partition_id: str) -> PartitionState: ...
+
+    def send(self, messages: Iterable[tuple[str, bytes]],
+             on_progress: ProgressCallback | None = None) -> SendResult: ...
+
+    def read(self, partition_id: str, after_sequence: int, max_events: int) -> list[ReceivedEvent]: ...
+
+    def close(self) -> None: ...
