@@ -1,0 +1,435 @@
+"""Databricks SQL -> DuckDB: sqlglot's translation plus the fix-ups that make DuckDB return Databricks' values.
+
+Plain sqlglot runs some constructs and returns wrong values without an error (JSON paths keep
+their quotes, MERGE `*` matches by position, dayofweek is off by one, percentiles are swapped,
+time zones shift). Every rewrite here has a golden test in tests/test_dialect.py.
+
+Local semantics worth knowing (documented gaps, not bugs):
+- schema_of_variant returns 'DOUBLE' for every non-integer JSON number (Databricks: 'DECIMAL(p,s)'
+  for 2.5, 'DOUBLE' for 1e3) and 'OBJECT<...>' / 'ARRAY<...>' without the element schema.
+- A JSON number read as text (v:x::string) is DuckDB's rendering (100.50 -> '100.5').
+- `x:path` on a STRING that is not JSON raises an error locally (Databricks: NULL); use try_parse_json.
+- Division results go through DOUBLE then DECIMAL(38, 9) before ROUND / CAST to DECIMAL, so ties
+  round HALF_UP like Databricks' exact decimal division; beyond 9 decimals the two may differ.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # pragma: no cover
+    from sqlglot import exp
+
+# How wide the exact intermediate of a division is before ROUND: enough for money ratios.
+_DIVISION_TYPE = "DECIMAL(38, 9)"
+
+# DuckDB json_type -> Databricks schema_of_variant
+_VARIANT_SCHEMA = {
+    "BIGINT": "BIGINT", "UBIGINT": "BIGINT", "HUGEINT": "BIGINT",
+    "DOUBLE": "DOUBLE", "VARCHAR": "STRING", "BOOLEAN": "BOOLEAN", "NULL": "VOID",
+    "OBJECT": "OBJECT<...>", "ARRAY": "ARRAY<...>",
+}
+
+# Statements with no local meaning: Delta maintenance and metadata.
+_NOOP_COMMANDS = ("OPTIMIZE", "VACUUM", "ANALYZE", "FSCK", "CACHE", "UNCACHE", "GRANT", "REVOKE")
+
+
+class TranslationError(ValueError):
+    """A statement uses a construct the local warehouse cannot run."""
+
+
+@dataclass(frozen=True)
+class LocalStatement:
+    """How the DuckDB adapter runs one Databricks statement.
+
+    kind: "sql" (run `sql`), "materialize" (run `sql`, a CTAS, and keep it for REFRESH),
+    "refresh", "drop_materialized", "copy", "create_volume", "create_catalog", "noop".
+    """
+
+    kind: str
+    action: str
+    target: tuple[str, ...] | None  # name parts as written, lower case
+    tree: "exp.Expression"  # the Databricks parse
+    sql: str | None = None  # DuckDB SQL when kind is sql / materialize / drop_materialized
+    returns_rows: bool = False  # a query whose rows are the result
+
+
+def _sqlglot():
+    import sqlglot
+    from sqlglot import exp
+
+    # Unsupported Delta properties are dropped on purpose; sqlglot would log each one.
+    logging.getLogger("sqlglot").setLevel(logging.ERROR)
+    return sqlglot, exp
+
+
+def parse(sql: str) -> "exp.Expression":
+    """Parse one statement with sqlglot's databricks dialect."""
+    sqlglot, _ = _sqlglot()
+    from sqlglot.errors import ParseError
+
+    try:
+        tree = sqlglot.parse_one(sql, read="databricks")
+    except ParseError as exc:
+        raise TranslationError(f"does not parse as Databricks SQL: {_first_error(exc)}") from None
+    if tree is None:
+        raise TranslationError("empty statement")
+    return tree
+
+
+def _first_error(exc: Exception) -> str:
+    errors = getattr(exc, "errors", None)
+    if errors:
+        e = errors[0]
+        return f"{e.get('description')} (line {e.get('line')}, column {e.get('col')})"
+    return str(exc).splitlines()[0]
+
+
+def generate(tree: "exp.Expression") -> str:
+    from sqlglot.errors import ErrorLevel
+
+    return tree.sql("duckdb", unsupported_level=ErrorLevel.IGNORE)
+
+
+def translate(tree: "exp.Expression") -> "exp.Expression":
+    """Apply the fix-ups to a copy of a parsed Databricks statement."""
+    _sqlglot()
+    return _fx(tree.copy())
+
+
+def to_duckdb(sql: str) -> str:
+    """Translate ONE Databricks statement that DuckDB can run directly.
+
+    Statements the adapter carries out itself (COPY INTO, REFRESH MATERIALIZED VIEW,
+    CREATE VOLUME) raise TranslationError; use plan() for those.
+    """
+    statement = plan(sql)
+    if statement.sql is None:
+        raise TranslationError(f"{statement.action!r} is carried out by the warehouse adapter, "
+                               "not translated to one DuckDB statement")
+    return statement.sql
+
+
+def plan(sql: str) -> LocalStatement:
+    """Decide how the local warehouse runs a statement, translating it when it is plain SQL."""
+    _, exp = _sqlglot()
+    tree = parse(sql)
+
+    if isinstance(tree, exp.Command):
+        return _plan_command(tree)
+    if isinstance(tree, exp.Copy):
+        return LocalStatement("copy", "copy into", _parts(tree.this), tree)
+    if isinstance(tree, exp.Refresh):
+        return LocalStatement("refresh", "refresh view", _parts(tree.this), tree)
+    if isinstance(tree, (exp.Comment, exp.Analyze)):
+        target = tree.this if isinstance(tree, exp.Comment) else (tree.args.get("tables") or [None])[0]
+        return LocalStatement("noop", "skip", _parts(target), tree)
+    if isinstance(tree, exp.Alter) and _only_sets_properties(tree):
+        return LocalStatement("noop", "skip", _parts(tree.this), tree)
+    if isinstance(tree, exp.Use):
+        return _plan_use(tree)
+    if isinstance(tree, exp.Create):
+        return _plan_create(tree)
+    if isinstance(tree, exp.Drop):
+        return _plan_drop(tree)
+    if isinstance(tree, exp.Insert) and tree.args.get("overwrite"):
+        raise TranslationError("INSERT OVERWRITE is not supported locally; "
+                               "use CREATE OR REPLACE TABLE ... AS SELECT")
+    action, returns_rows = _action(tree)
+    target = None
+    if isinstance(tree, (exp.Insert, exp.Merge, exp.Update, exp.Delete)):
+        target = _parts(tree.this)
+    return LocalStatement("sql", action, target, tree, generate(translate(tree)), returns_rows)
+
+
+def _action(tree: "exp.Expression") -> tuple[str, bool]:
+    _, exp = _sqlglot()
+    for cls, action in ((exp.Insert, "insert"), (exp.Merge, "merge"), (exp.Update, "update"),
+                        (exp.Delete, "delete")):
+        if isinstance(tree, cls):
+            return action, False
+    if isinstance(tree, exp.Query):
+        return "select", True
+    if isinstance(tree, exp.Describe):
+        return "describe", True
+    return tree.key.lower(), False
+
+
+def _plan_create(tree: "exp.Create") -> LocalStatement:
+    _, exp = _sqlglot()
+    kind = (tree.args.get("kind") or "").upper()
+    table = tree.this.this if isinstance(tree.this, exp.Schema) else tree.this
+    target = _parts(table)
+    props = tree.args.get("properties")
+    materialized = kind == "VIEW" and props is not None and any(
+        isinstance(p, exp.MaterializedProperty) for p in props.expressions)
+    if materialized:
+        fixed = translate(tree)
+        fixed_props = fixed.args["properties"]
+        fixed_props.set("expressions", [p for p in fixed_props.expressions
+                                        if not isinstance(p, exp.MaterializedProperty)])
+        fixed.set("kind", "TABLE")
+        if not fixed.args.get("exists"):
+            fixed.set("replace", True)
+        return LocalStatement("materialize", "materialize view", target, tree, generate(fixed))
+    if kind == "SCHEMA":
+        return LocalStatement("sql", "create schema", target, tree, generate(translate(tree)))
+    if kind in ("TABLE", "VIEW"):
+        verb = "replace" if tree.args.get("replace") else "create"
+        return LocalStatement("sql", f"{verb} {kind.lower()}", target, tree,
+                              generate(translate(tree)))
+    if kind == "FUNCTION":
+        raise TranslationError("CREATE FUNCTION is not supported locally")
+    return LocalStatement("sql", f"create {kind.lower()}", target, tree, generate(translate(tree)))
+
+
+def _plan_drop(tree: "exp.Drop") -> LocalStatement:
+    kind = (tree.args.get("kind") or "").upper()
+    tables = tree.args.get("tables") or [tree.this]
+    target = _parts(tables[0])
+    if kind == "MATERIALIZED VIEW" or (kind == "VIEW" and tree.args.get("materialized")):
+        fixed = translate(tree)
+        fixed.set("kind", "TABLE")
+        fixed.set("materialized", False)
+        return LocalStatement("drop_materialized", "drop view", target, tree, generate(fixed))
+    return LocalStatement("sql", f"drop {kind.lower()}", target, tree, generate(translate(tree)))
+
+
+def _plan_use(tree: "exp.Use") -> LocalStatement:
+    kind = str(tree.args.get("kind") or "").upper()
+    if kind == "CATALOG":
+        return LocalStatement("create_catalog", "use catalog", _parts(tree.this), tree)
+    return LocalStatement("sql", "use", _parts(tree.this), tree, generate(translate(tree)))
+
+
+def _plan_command(tree: "exp.Command") -> LocalStatement:
+    head = str(tree.this).upper()
+    rest = tree.expression if isinstance(tree.expression, str) else (
+        tree.expression.name if tree.expression is not None else "")
+    words = rest.split()
+    if head == "CREATE" and words and words[0].upper() in ("VOLUME", "CATALOG", "DATABASE"):
+        name = [w for w in words[1:] if w.upper() not in ("IF", "NOT", "EXISTS", "EXTERNAL")]
+        if not name:
+            raise TranslationError(f"CREATE {words[0].upper()} without a name")
+        parts = tuple(p.strip("`").lower() for p in name[0].split("."))
+        kind = "create_volume" if words[0].upper() == "VOLUME" else "create_catalog"
+        return LocalStatement(kind, f"create {words[0].lower()}", parts, tree)
+    if head in _NOOP_COMMANDS:
+        target = tuple(p.strip("`").lower() for p in words[0].split(".")) if words else None
+        return LocalStatement("noop", "skip", target, tree)
+    raise TranslationError(f"{head} {' '.join(words[:2])} ... is not supported on the local warehouse")
+
+
+def _only_sets_properties(tree: "exp.Alter") -> bool:
+    _, exp = _sqlglot()
+    actions = tree.args.get("actions") or []
+    return bool(actions) and all(
+        isinstance(a, exp.AlterSet) and all(isinstance(e, exp.Properties) for e in a.expressions)
+        for a in actions)
+
+
+def _parts(table: "exp.Expression | None") -> tuple[str, ...] | None:
+    _, exp = _sqlglot()
+    if table is None:
+        return None
+    if isinstance(table, exp.Schema):
+        table = table.this
+    if isinstance(table, exp.Table):
+        return tuple(p.name.lower() for p in table.parts)
+    if isinstance(table, exp.Expression) and table.name:
+        return (table.name.lower(),)
+    return None
+
+
+# -- expression fix-ups ---------------------------------------------------------------------
+
+def _fx(node: "exp.Expression") -> "exp.Expression":
+    # transform() does not descend into a node that _fix returns, so new nodes fix their children.
+    return node.transform(_fix, copy=False)
+
+
+def _fix(node: "exp.Expression") -> "exp.Expression":
+    _, exp = _sqlglot()
+
+    if isinstance(node, exp.Anonymous):
+        return _fix_function(node)
+    if isinstance(node, exp.JSONExtract) and node.args.get("variant_extract"):
+        # body:a.b gives the scalar, unquoted (sqlglot's `->` keeps the JSON quotes)
+        return exp.JSONExtractScalar(this=_fx(node.this), expression=node.expression)
+    if isinstance(node, exp.FromJson) and isinstance(node.expression, exp.Literal):
+        ddl = node.expression.name
+        if not ddl.upper().startswith(("STRUCT", "ARRAY", "MAP")):
+            ddl = f"STRUCT<{ddl}>"
+        to = exp.DataType.build(ddl, dialect="databricks")
+        return _cast(exp.TryCast(this=_fx(node.this), to=exp.DataType.build("JSON")), to, try_=True)
+    if isinstance(node, exp.When):
+        then = node.args.get("then")
+        if isinstance(then, exp.Update) and then.expressions and isinstance(then.expressions[0], exp.Star):
+            node.set("then", exp.var("UPDATE BY NAME"))  # DuckDB's `*` matches by position
+        elif isinstance(then, exp.Insert) and isinstance(then.this, exp.Star):
+            node.set("then", exp.var("INSERT BY NAME"))
+        elif isinstance(then, exp.Update):
+            _strip_set_qualifiers(then.expressions)
+        return node
+    if isinstance(node, exp.Update):
+        _strip_set_qualifiers(node.expressions)
+        return node
+    if isinstance(node, exp.DayOfWeek):  # Databricks: 1 = Sunday; DuckDB: 0 = Sunday
+        return exp.Paren(this=exp.Add(this=exp.DayOfWeek(this=_fx(node.this)),
+                                      expression=exp.Literal.number(1)))
+    if isinstance(node, exp.ApproxQuantile):  # checked first: it subclasses Quantile
+        return _quantile("QUANTILE_DISC", node)
+    if isinstance(node, exp.Quantile):
+        return _quantile("QUANTILE_CONT", node)
+    if isinstance(node, exp.AtTimeZone):  # from_utc_timestamp: UTC wall clock -> local wall clock
+        ts = exp.cast(_fx(node.this), "TIMESTAMP")
+        return _timezone(_fx(node.args["zone"]), _timezone(exp.Literal.string("UTC"), ts))
+    if isinstance(node, exp.FromTimeZone):  # to_utc_timestamp: local wall clock -> UTC wall clock
+        ts = exp.cast(_fx(node.this), "TIMESTAMP")
+        return _timezone(exp.Literal.string("UTC"), _timezone(_fx(node.args["zone"]), ts))
+    if isinstance(node, exp.StrToUnix):
+        return _unix_timestamp(node)
+    if isinstance(node, exp.CurrentTimestamp):  # DuckDB's is TIMESTAMPTZ; Databricks' is a UTC instant
+        return exp.cast(exp.CurrentTimestamp(), "TIMESTAMP")
+    if isinstance(node, exp.Round) and _has_division(node.this):
+        decimals = node.args.get("decimals")
+        return exp.Round(this=exp.cast(_fx(node.this), _DIVISION_TYPE),
+                         decimals=_fx(decimals) if decimals is not None else None)
+    if isinstance(node, (exp.Cast, exp.TryCast)):
+        return _fix_cast(node)
+    if isinstance(node, exp.DataType) and _has_tz(node):
+        return _naive(node)
+    if isinstance(node, exp.ComputedColumnConstraint):
+        inner = node.this
+        if inner is not None and not isinstance(inner, exp.Paren):
+            node.set("this", exp.Paren(this=_fx(inner)))
+            return node
+    return node
+
+
+def _fix_function(node: "exp.Anonymous") -> "exp.Expression":
+    _, exp = _sqlglot()
+    name = str(node.this).upper()
+    args = node.expressions
+    if name == "TRY_PARSE_JSON" and len(args) == 1:
+        value = _fx(args[0])
+        return exp.Case(ifs=[exp.If(this=exp.func("json_valid", value.copy()),
+                                    true=exp.cast(value, "JSON"))])
+    if name == "SCHEMA_OF_VARIANT" and len(args) == 1:
+        json_type = _json_type(args[0])
+        case = exp.Case(this=json_type)
+        for duck, databricks in _VARIANT_SCHEMA.items():
+            case = case.when(exp.Literal.string(duck), exp.Literal.string(databricks), copy=False)
+        return case
+    if name == "IS_VARIANT_NULL" and len(args) == 1:
+        is_null = exp.EQ(this=_json_type(args[0]), expression=exp.Literal.string("NULL"))
+        return exp.func("coalesce", is_null, exp.false())
+    if name in ("VARIANT_GET", "TRY_VARIANT_GET") and len(args) in (2, 3):
+        value = exp.func("json_extract_string", _fx(args[0]), _fx(args[1]))
+        if len(args) == 2 or not isinstance(args[2], exp.Literal):
+            return exp.func("json_extract", _fx(args[0]), _fx(args[1]))
+        type_name = args[2].name
+        if type_name.lower() == "variant":
+            return exp.func("json_extract", _fx(args[0]), _fx(args[1]))
+        to = exp.DataType.build(type_name, dialect="databricks")
+        return _cast(value, to, try_=name == "TRY_VARIANT_GET")
+    if name == "WEEKDAY" and len(args) == 1:  # Databricks: 0 = Monday ... 6 = Sunday
+        return exp.Paren(this=exp.Sub(this=exp.func("isodow", exp.cast(_fx(args[0]), "DATE")),
+                                      expression=exp.Literal.number(1)))
+    node.set("expressions", [_fx(a) for a in args])
+    return node
+
+
+def _json_type(arg: "exp.Expression") -> "exp.Expression":
+    """json_type(base, path) for v:path (so a JSON null stays visible), json_type(v) otherwise."""
+    _, exp = _sqlglot()
+    if isinstance(arg, exp.JSONExtract):
+        path = arg.expression
+        path_sql = path.sql() if not isinstance(path, exp.Literal) else path.name
+        if isinstance(path, exp.JSONPath):
+            path_sql = path.sql(dialect="duckdb").strip("'")
+        return exp.func("json_type", _fx(arg.this), exp.Literal.string(path_sql))
+    return exp.func("json_type", _fx(arg))
+
+
+def _strip_set_qualifiers(assignments: list) -> None:
+    _, exp = _sqlglot()
+    for assignment in assignments:
+        if isinstance(assignment, exp.EQ) and isinstance(assignment.this, exp.Column):
+            assignment.set("this", exp.column(assignment.this.name, quoted=assignment.this.this.quoted))
+
+
+def _quantile(function: str, node: "exp.Expression") -> "exp.Expression":
+    _, exp = _sqlglot()
+    return exp.Anonymous(this=function, expressions=[_fx(node.this), _fx(node.args["quantile"])])
+
+
+def _timezone(zone: "exp.Expression", ts: "exp.Expression") -> "exp.Expression":
+    _, exp = _sqlglot()
+    return exp.Anonymous(this="timezone", expressions=[zone, ts])
+
+
+def _unix_timestamp(node: "exp.StrToUnix") -> "exp.Expression":
+    _, exp = _sqlglot()
+    value = node.this
+    fmt = node.args.get("format")
+    if value is None:
+        seconds = exp.func("epoch", exp.cast(exp.CurrentTimestamp(), "TIMESTAMP"))
+    elif fmt is None or (isinstance(fmt, exp.Literal) and fmt.name.replace("strict", "") in (
+            "%Y-%m-%d %H:%M:%S", "")):  # the default format: a timestamp or a string in it
+        seconds = exp.func("epoch", _to_timestamp(_fx(value)))
+    else:
+        seconds = exp.StrToUnix(this=_fx(value), format=_fx(fmt))
+    return exp.cast(exp.func("floor", seconds), "BIGINT")  # whole seconds, like Databricks
+
+
+def _has_division(node: "exp.Expression | None") -> bool:
+    _, exp = _sqlglot()
+    if node is None or isinstance(node, exp.Round):
+        return False
+    return node.find(exp.Div, exp.Avg, exp.SafeDivide) is not None
+
+
+def _has_tz(datatype: "exp.DataType") -> bool:
+    _, exp = _sqlglot()
+    tz = (exp.DataType.Type.TIMESTAMPTZ, exp.DataType.Type.TIMESTAMPLTZ)
+    return any(isinstance(d, exp.DataType) and d.this in tz for d in datatype.walk())
+
+
+def _naive(datatype: "exp.DataType") -> "exp.DataType":
+    """The same type with every timestamp as DuckDB's naive TIMESTAMP (we run with TimeZone=UTC)."""
+    _, exp = _sqlglot()
+    result = datatype.copy()
+    for d in list(result.walk()):
+        if isinstance(d, exp.DataType) and d.this in (exp.DataType.Type.TIMESTAMPTZ,
+                                                      exp.DataType.Type.TIMESTAMPLTZ):
+            d.set("this", exp.DataType.Type.TIMESTAMP)
+    return result
+
+
+def _cast(value: "exp.Expression", to: "exp.DataType", *, try_: bool = False) -> "exp.Expression":
+    """CAST to a Databricks type. Timestamps go through TIMESTAMPTZ so an offset in a string counts
+    (DuckDB's plain CAST to TIMESTAMP drops it), then to naive UTC."""
+    _, exp = _sqlglot()
+    cls = exp.TryCast if try_ else exp.Cast
+    if _has_tz(to):
+        return exp.Cast(this=cls(this=value, to=to.copy()), to=_naive(to))
+    return cls(this=value, to=to.copy())
+
+
+def _to_timestamp(value: "exp.Expression") -> "exp.Expression":
+    _, exp = _sqlglot()
+    return _cast(value, exp.DataType.build("TIMESTAMPTZ"))
+
+
+def _fix_cast(node: "exp.Expression") -> "exp.Expression":
+    _, exp = _sqlglot()
+    to = node.args["to"]
+    value = node.this
+    if to.is_type(exp.DataType.Type.DECIMAL) and _has_division(value):
+        value = exp.cast(_fx(value), _DIVISION_TYPE)  # exact enough to round ties HALF_UP
+    else:
+        value = _fx(value)
+    return _cast(value, to, try_=isinstance(node, exp.TryCast))
