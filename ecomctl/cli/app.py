@@ -1,0 +1,147 @@
+"""The Typer app, its global options, and the one place where commands turn results and errors into output."""
+
+from __future__ import annotations
+
+import os
+import sys
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any, Callable, Optional
+
+import typer
+
+from ecomctl import __version__
+
+app = typer.Typer(
+    name="ecomctl",
+    help="Run the e-commerce order-event pipeline: generate -> event hub -> bronze -> silver -> gold -> views -> dashboards.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,  # tracebacks only with --debug, and never with locals (secrets)
+    rich_markup_mode="rich",
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+@dataclass
+class GlobalOptions:
+    target: Optional[str]
+    home: Optional[Path]
+    env_file: Optional[Path]
+    json: bool
+    debug: bool
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"ecomctl {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main_options(
+    ctx: typer.Context,
+    target: Annotated[Optional[str], typer.Option(
+        "--target", "-t", help="local (embedded event log + DuckDB) or databricks. \\[env: ECOMCTL_TARGET]",
+        show_default=False)] = None,
+    home: Annotated[Optional[Path], typer.Option(
+        "--home", help="Local state folder. \\[env: ECOMCTL_HOME; default: ./.ecomctl]",
+        show_default=False)] = None,
+    env_file: Annotated[Optional[Path], typer.Option(
+        "--env-file", help="Read settings from this file instead of ./.env.", show_default=False)] = None,
+    json_output: Annotated[bool, typer.Option(
+        "--json", help="Print one JSON report on stdout; human output goes to stderr.")] = False,
+    debug: Annotated[bool, typer.Option("--debug", help="Show the full traceback on errors.")] = False,
+    version: Annotated[bool, typer.Option(
+        "--version", callback=_version, is_eager=True, help="Show the version and exit.")] = False,
+) -> None:
+    ctx.obj = GlobalOptions(target=target, home=home, env_file=env_file, json=json_output,
+                            debug=debug or os.environ.get("ECOMCTL_DEBUG") == "1")
+
+
+def run_command(ctx: typer.Context, command: str,
+                work: Callable[[Any, Any], tuple[list, dict | None]],
+                overrides: dict[str, Any] | None = None) -> None:
+    """Load settings, run `work(pipeline, console)`, render, write the run report, exit 0 or 1.
+
+    `work` returns (steps, reconciliation).
+    """
+    from ecomctl.cli.console import PipelineConsole, Scrubber
+    from ecomctl.config import Settings
+    from ecomctl.errors import EcomctlError
+    from ecomctl.pipeline import Pipeline
+    from ecomctl.results import RunReport, utc_now
+
+    options: GlobalOptions = ctx.obj
+    console = PipelineConsole(to_stderr=options.json)
+    errors = PipelineConsole(to_stderr=True, interactive=False)
+    settings = None
+    report = RunReport(command=command, target=options.target or "?", home=str(options.home or ""),
+                       started_at=utc_now().strftime("%Y-%m-%dT%H:%M:%S+0000"), version=__version__)
+    started = utc_now()
+    exit_code = 0
+    try:
+        flags = {"target": options.target, "home": options.home, **(overrides or {})}
+        settings = Settings.load(flags, env_file=options.env_file)
+        scrub = Scrubber(settings.secrets())
+        console.scrub = errors.scrub = scrub
+        report.target, report.home = settings.target, str(settings.home)
+        with Pipeline(settings, reporter=console) as pipeline:
+            steps, reconciliation = work(pipeline, console)
+        report.steps, report.reconciliation = steps, reconciliation
+    except EcomctlError as exc:
+        report.steps = list(console.finished)
+        report.ok, report.error = False, errors.scrub(str(exc))
+        if options.debug:
+            _print_traceback(errors.scrub)
+        errors.error(str(exc), debug_hint=not options.debug)
+        exit_code = 1
+    except KeyboardInterrupt:
+        report.steps = list(console.finished)
+        report.ok, report.error = False, "interrupted"
+        errors.error("interrupted; run the command again to resume (it is safe to re-run)",
+                     debug_hint=False)
+        exit_code = 1
+    except Exception as exc:  # a bug: still one line, the traceback on request
+        report.steps = list(console.finished)
+        message = f"unexpected {type(exc).__name__}: {exc}"
+        report.ok, report.error = False, errors.scrub(message)
+        if options.debug:
+            _print_traceback(errors.scrub)
+        errors.error(message, debug_hint=not options.debug)
+        exit_code = 1
+    finally:
+        report.finished_at = utc_now().strftime("%Y-%m-%dT%H:%M:%S+0000")
+        report.seconds = round((utc_now() - started).total_seconds(), 3)
+    text = errors.scrub(report.to_json())
+    if settings is not None:
+        _save_report(settings.runs_dir, report, errors)
+    if options.json:
+        sys.stdout.write(text + "\n")
+    _github_summary(report)
+    if exit_code:
+        raise typer.Exit(exit_code)
+
+
+def _save_report(runs_dir: Path, report, errors) -> None:
+    try:
+        report.write(runs_dir)
+    except OSError as exc:
+        errors.message(f"could not write the run report to {runs_dir}: {exc}")
+
+
+def _print_traceback(scrub: Callable[[str], str]) -> None:
+    sys.stderr.write(scrub(traceback.format_exc()))
+
+
+def _github_summary(report) -> None:
+    path = os.environ.get("GITHUB_STEP_SUMMARY")
+    if not path:
+        return
+    from ecomctl.cli.summary import markdown_summary
+
+    try:
+        with open(path, "a", encoding="utf-8") as handle:
+            handle.write(markdown_summary(report))
+    except OSError:
+        pass

@@ -1,0 +1,11 @@
+"""ecomctl dashboards"""
+
+import typer
+
+from ecomctl.cli.app import app, run_command
+
+
+@app.command()
+def dashboards(ctx: typer.Context) -> None:
+    """Run the ten dashboard queries and the Genie examples; write the HTML dashboard and print the key figures."""
+    run_command(ctx, "dashboards", lambda pipeline, console: ([pipeline.dashboards()], None))

@@ -1,0 +1,13 @@
+"""ecomctl generate"""
+
+import typer
+
+from ecomctl.cli.app import app, run_command
+from ecomctl.cli.options import AsOf, Count, Seed, utc
+
+
+@app.command()
+def generate(ctx: typer.Context, count: Count = None, seed: Seed = None, as_of: AsOf = None) -> None:
+    """Send order events to the event hub, in batches filled to the transport's size limit."""
+    run_command(ctx, "generate",
+                lambda pipeline, console: ([pipeline.generate(count, seed, utc(as_of))], None))

@@ -1,0 +1,11 @@
+"""ecomctl status"""
+
+import typer
+
+from ecomctl.cli.app import app, run_command
+
+
+@app.command()
+def status(ctx: typer.Context) -> None:
+    """Row counts per table, lag per partition (last enqueued vs last landed), applied SQL versions."""
+    run_command(ctx, "status", lambda pipeline, console: ([pipeline.status()], None))

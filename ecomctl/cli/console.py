@@ -1,0 +1,159 @@
+"""The console: how results reach a person. Live progress on a terminal, one line per event elsewhere.
+
+With --json, everything here goes to stderr and stdout carries only the report.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Any, Iterable
+
+from rich.console import Console
+from rich.table import Table
+
+from ecomctl.results import StepResult
+
+
+class Scrubber:
+    """Replaces every known secret value in text before it is shown."""
+
+    def __init__(self, secrets: Iterable[str] = ()) -> None:
+        self.secrets = [s for s in secrets if s]
+
+    def __call__(self, text: str) -> str:
+        for secret in self.secrets:
+            text = text.replace(secret, "**********")
+        return text
+
+
+class PipelineConsole:
+    """Implements the Reporter protocol and renders results as Rich tables."""
+
+    def __init__(self, *, to_stderr: bool = False, interactive: bool | None = None,
+                 scrub: Scrubber | None = None) -> None:
+        stream = sys.stderr if to_stderr else sys.stdout
+        self.console = Console(file=stream, highlight=False)
+        if not self.console.is_terminal and "COLUMNS" not in os.environ:
+            # Logs (CI, cron, pipes) have no width: do not squeeze tables into 80 columns.
+            self.console.width = 160
+        self.interactive = self.console.is_terminal if interactive is None else interactive
+        self.scrub = scrub or Scrubber()
+        self._progress = None
+        self._task = None
+        self.finished: list[StepResult] = []
+
+    # -- Reporter ----------------------------------------------------------------
+    def step_started(self, step: str, description: str) -> None:
+        if self.interactive and step in ("generate", "ingest"):
+            from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
+                                       TimeElapsedColumn)
+
+            self._progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(),
+                                      MofNCompleteColumn(), TimeElapsedColumn(),
+                                      console=self.console, transient=True)
+            self._progress.start()
+            self._task = self._progress.add_task(step, total=None)
+        elif not self.interactive:
+            self.console.print(f"{step}: started ({description})", soft_wrap=True)
+
+    def progress(self, task: str, completed: int, total: int | None, unit: str = "events") -> None:
+        if self._progress is not None and self._task is not None:
+            self._progress.update(self._task, completed=completed, total=total)
+
+    def step_finished(self, result: StepResult) -> None:
+        self._stop_progress()
+        self.finished.append(result)
+        if not self.interactive:
+            rows = sum(o.rows or 0 for o in result.objects)
+            self.console.print(f"{result.step}: finished in {result.seconds:.2f}s "
+                               f"({len(result.objects)} objects, {rows} rows)", soft_wrap=True)
+        self.render_step(result)
+
+    def message(self, text: str) -> None:
+        self.console.print(f"[yellow]![/yellow] {_escape(self.scrub(text))}", soft_wrap=True)
+
+    # -- rendering -----------------------------------------------------------------
+    def render_step(self, result: StepResult) -> None:
+        if result.objects:
+            table = Table(title=f"{result.step} ({result.seconds:.2f}s)", title_justify="left")
+            table.add_column("object")
+            table.add_column("action")
+            table.add_column("rows", justify="right")
+            table.add_column("seconds", justify="right")
+            for obj in result.objects:
+                table.add_row(obj.object, obj.action, _num(obj.rows), f"{obj.seconds:.2f}")
+            self.console.print(table)
+        for title, (columns, rows) in result.tables.items():
+            self.render_table(title, columns, rows)
+        if result.step == "generate":
+            d = result.details
+            self.console.print(f"sent {d['events']:,} events in {d['batches']:,} batches "
+                               f"({d['bytes']:,} bytes, {d['events_per_second']:,} events/s)")
+
+    def render_table(self, title: str, columns: list[str], rows: list[list[Any]]) -> None:
+        table = Table(title=title, title_justify="left")
+        for column in columns:
+            table.add_column(str(column))
+        for row in rows:
+            table.add_row(*(_cell(v) for v in row))
+        self.console.print(table)
+
+    def render_summary(self, steps: list[StepResult], reconciliation: dict[str, Any] | None) -> None:
+        table = Table(title="run-all summary", title_justify="left")
+        for column in ("step", "objects", "rows", "seconds"):
+            table.add_column(column, justify="left" if column == "step" else "right")
+        for step in steps:
+            table.add_row(step.step, str(len(step.objects)),
+                          _num(sum(o.rows or 0 for o in step.objects)), f"{step.seconds:.2f}")
+        self.console.print(table)
+        if reconciliation:
+            self.render_reconciliation(reconciliation)
+
+    def render_reconciliation(self, r: dict[str, Any]) -> None:
+        table = Table(title="reconciliation", title_justify="left")
+        table.add_column("events")
+        table.add_column("this run", justify="right")
+        table.add_column("all runs", justify="right")
+        table.add_row("sent", _num(r["sent"]), "")
+        table.add_row("received from the hub", _num(r["received"]), "")
+        table.add_row("expired before ingest", _num(r["expired"]), "")
+        table.add_row("landed in raw_events", _num(r["landed"]), _num(r["total_landed"]))
+        table.add_row("valid orders", "", _num(r["valid_orders"]))
+        table.add_row("rejected", "", _num(r["rejected"]))
+        table.add_row("duplicates removed", "", _num(r["duplicates_removed"]))
+        table.add_row("  transport redeliveries", "", _num(r["transport_duplicates"]))
+        table.add_row("  producer resends", "", _num(r["producer_duplicates"]))
+        mark = "[green]yes[/green]" if r["balanced"] else "[red]NO[/red]"
+        table.add_row("landed = valid + rejected + duplicates", "", mark)
+        self.console.print(table)
+
+    def error(self, text: str, *, debug_hint: bool = True) -> None:
+        self._stop_progress()
+        hint = " [dim](run with --debug for the full traceback)[/dim]" if debug_hint else ""
+        self.console.print(f"[bold red]Error:[/bold red] {_escape(self.scrub(text))}{hint}",
+                           soft_wrap=True)
+
+    def _stop_progress(self) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+            self._progress = None
+            self._task = None
+
+
+def _num(value: int | None) -> str:
+    return "-" if value is None else f"{value:,}"
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, int) and not isinstance(value, bool):
+        return f"{value:,}"
+    return _escape(str(value))
+
+
+def _escape(text: str) -> str:
+    from rich.markup import escape
+
+    return escape(text)

@@ -1,0 +1,22 @@
+"""Options shared by several commands."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Annotated, Optional
+
+import typer
+
+Count = Annotated[Optional[int], typer.Option(
+    "--count", "-n", min=0, help="Events to send. \\[env: ECOMCTL_EVENT_COUNT; default: 300]",
+    show_default=False)]
+Seed = Annotated[Optional[int], typer.Option(
+    "--seed", help="Make the events reproducible: the same seed on the same day (or with the same "
+    "--as-of) sends identical events.", show_default=False)]
+AsOf = Annotated[Optional[datetime], typer.Option(
+    "--as-of", formats=["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S"],
+    help="Clock of the generator (UTC): orders fall in the 30 days before it.", show_default=False)]
+
+
+def utc(value: datetime | None) -> datetime | None:
+    return value.replace(tzinfo=timezone.utc) if value is not None and value.tzinfo is None else value

@@ -1,0 +1,20 @@
+"""A markdown summary of a run for $GITHUB_STEP_SUMMARY."""
+
+from __future__ import annotations
+
+
+def markdown_summary(report) -> str:
+    status = "succeeded" if report.ok else f"failed: {report.error}"
+    lines = [f"### ecomctl {report.command} on {report.target} {status}", "",
+             "| step | objects | rows | seconds |", "|---|---:|---:|---:|"]
+    for step in report.steps:
+        rows = sum(o.rows or 0 for o in step.objects)
+        lines.append(f"| {step.step} | {len(step.objects)} | {rows:,} | {step.seconds:.2f} |")
+    r = report.reconciliation
+    if r:
+        lines += ["", "| events | count |", "|---|---:|"]
+        for key in ("sent", "received", "landed", "total_landed", "valid_orders", "rejected",
+                    "duplicates_removed", "expired"):
+            lines.append(f"| {key.replace('_', ' ')} | {r[key]:,} |")
+        lines.append(f"| balanced | {'yes' if r['balanced'] else 'NO'} |")
+    return "\n".join(lines) + "\n\n"

@@ -1,0 +1,155 @@
+"""The CLI as a user meets it: commands, exit codes, output modes, idempotent re-runs."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from ecomctl import __version__
+from ecomctl.cli.app import app
+
+COMMANDS = ["setup", "generate", "ingest", "transform", "views", "dashboards", "run-all", "status"]
+REPO = Path(__file__).resolve().parents[1]
+
+TABLES = [
+    "bronze.raw_events", "bronze.orders", "bronze.products", "bronze.rejected_events",
+    "silver.order_details",
+    "gold.sales_by_brand_category", "gold.location_performance", "gold.product_performance",
+    "gold.customer_insights",
+    "gold.mv_top_brands", "gold.mv_category_summary", "gold.mv_location_ranking",
+    "gold.mv_product_ranking", "gold.mv_customer_segments", "gold.mv_vip_customers",
+    "gold.mv_brand_location_matrix", "gold.mv_discount_analysis",
+]
+
+
+def snapshot(home: Path) -> dict[str, list[tuple]]:
+    """Every table's rows, sorted, from the DuckDB file (raw_events without its landing columns)."""
+    con = duckdb.connect(str(home / "warehouse.duckdb"), read_only=True)
+    try:
+        out = {}
+        for table in TABLES:
+            if table == "bronze.raw_events":
+                continue
+            rows = con.execute(f"SELECT * FROM {table}").fetchall()
+            out[table] = sorted(rows, key=repr)
+        return out
+    finally:
+        con.close()
+
+
+def count(home: Path, table: str) -> int:
+    con = duckdb.connect(str(home / "warehouse.duckdb"), read_only=True)
+    try:
+        return con.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
+    finally:
+        con.close()
+
+
+def test_version(cli):
+    result = cli("--version", use_home=False)
+    assert result.exit_code == 0
+    assert result.stdout.strip() == f"ecomctl {__version__}"
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_every_command_has_help_and_is_in_the_readme(cli, command):
+    result = cli(command, "--help", use_home=False)
+    assert result.exit_code == 0
+    click_command = next(c for c in app.registered_commands
+                         if (c.name or c.callback.__name__.replace("_", "-")) == command)
+    assert click_command.callback.__doc__.strip()
+    readme = (REPO / "README.md").read_text()
+    assert f"ecomctl {command}" in readme, f"README has no section for `ecomctl {command}`"
+
+
+def test_usage_error_exits_2(cli):
+    assert cli("generate", "--count", "lots").exit_code == 2
+    assert cli("no-such-command").exit_code == 2
+
+
+def test_bad_setting_is_one_line_naming_it_and_exit_1(cli):
+    result = cli("status", env={"ECOMCTL_CATALOG": "not-an-identifier"})
+    assert result.exit_code == 1
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1
+    assert "ECOMCTL_CATALOG" in lines[0] and "not-an-identifier" in lines[0]
+
+
+def test_steps_before_setup_say_what_to_do(cli):
+    result = cli("transform")
+    assert result.exit_code == 1
+    assert "ecomctl setup" in result.stderr
+
+
+def test_run_all_then_unseeded_then_same_seed(cli, home):
+    first = cli("run-all", "--seed", "7", "--as-of", "2026-11-01")
+    assert first.exit_code == 0, first.output
+    for table in TABLES:  # every table is shown with its row count
+        assert table.split(".")[1] in first.stdout
+    assert "reconciliation" in first.stdout
+    assert count(home, "bronze.orders") == 300
+    assert (home / "dashboards" / "index.html").is_file()
+    before = snapshot(home)
+
+    second = cli("run-all")
+    assert second.exit_code == 0, second.output
+    assert count(home, "bronze.orders") == 600  # 300 more, none of the first duplicated
+    assert count(home, "bronze.raw_events") == 600
+
+    third = cli("run-all", "--seed", "7", "--as-of", "2026-11-01")
+    assert third.exit_code == 0, third.output
+    assert count(home, "bronze.orders") == 600
+    after_second = snapshot(home)
+    fourth = cli("run-all", "--seed", "7", "--as-of", "2026-11-01")
+    assert fourth.exit_code == 0
+    assert snapshot(home) == after_second  # the same seed again changes no derived table
+    assert before["bronze.products"] == after_second["bronze.products"]
+
+
+def test_json_report_on_stdout_and_human_output_on_stderr(cli, home):
+    result = cli("--json", "run-all", "--seed", "3", "--count", "50", "--as-of", "2026-11-01")
+    assert result.exit_code == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["ok"] is True and report["command"] == "run-all"
+    assert [s["step"] for s in report["steps"]] == [
+        "setup", "generate", "ingest", "transform", "views", "dashboards"]
+    r = report["reconciliation"]
+    assert r["sent"] == r["received"] == r["landed"] == 50
+    assert r["valid_orders"] == 50 and r["rejected"] == 0 and r["balanced"] is True
+    assert "reconciliation" in result.stderr
+    reports = list((home / "runs").glob("*_run-all.json"))
+    assert len(reports) == 1 and json.loads(reports[0].read_text())["ok"] is True
+
+
+def test_without_a_terminal_each_step_prints_start_and_finish_lines(cli):
+    result = cli("run-all", "--count", "20", "--seed", "1")
+    assert result.exit_code == 0
+    for step in ("setup", "generate", "ingest", "transform", "views", "dashboards"):
+        assert re.search(rf"^{step}: started", result.stdout, re.M)
+        assert re.search(rf"^{step}: finished in \d+\.\d\ds", result.stdout, re.M)
+
+
+def test_status_shows_tables_lag_and_versions(cli):
+    assert cli("setup").exit_code == 0
+    assert cli("generate", "--count", "40", "--seed", "2").exit_code == 0
+    result = cli("--json", "status")
+    assert result.exit_code == 0
+    details = json.loads(result.stdout)["steps"][0]["details"]
+    assert details["total_lag"] == 40
+    assert {v["state"] for v in details["sql_versions"]} == {"applied"}
+    assert cli("ingest").exit_code == 0
+    details = json.loads(cli("--json", "status").stdout)["steps"][0]["details"]
+    assert details["total_lag"] == 0
+
+
+def test_failure_report_is_written_and_secret_scrubbed(cli, home):
+    secret = "c2VjcmV0a2V5"
+    result = cli("--json", "--target", "databricks", "setup",
+                 env={"EVENTHUB_CONNECTION_STRING": f"Endpoint=sb://x/;SharedAccessKey={secret}"})
+    assert result.exit_code == 1
+    assert secret not in result.stdout and secret not in result.stderr
+    assert json.loads(result.stdout)["ok"] is False
