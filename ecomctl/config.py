@@ -7,7 +7,6 @@ so a setting cannot exist without being documented.
 from __future__ import annotations
 
 import os
-import re
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Callable, Mapping
@@ -15,7 +14,6 @@ from typing import Any, Callable, Mapping
 from ecomctl.errors import ConfigError
 
 TARGETS = ("local", "databricks")
-_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 class Secret:
@@ -211,11 +209,9 @@ def _to_int(setting: Setting, raw: Any, origin: str) -> int:
 
 
 def _to_identifier(setting: Setting, raw: Any, origin: str) -> str:
-    value = str(raw)
-    if not _IDENTIFIER.match(value) or len(value) > 255:
-        raise ConfigError(origin, f"{value!r} is not a valid identifier "
-                          "(letters, digits and _, not starting with a digit)")
-    return value
+    from ecomctl.warehouse.sqlfiles import validate_identifier
+
+    return validate_identifier(str(raw), origin)
 
 
 def _to_target(setting: Setting, raw: Any, origin: str) -> str:

@@ -23,6 +23,7 @@ STEP_DESCRIPTIONS = {
     "transform": "build silver and gold",
     "views": "build the materialized views",
     "dashboards": "run the dashboard queries, publish dashboards",
+    "status": "count rows, measure partition lag, list SQL versions",
 }
 
 RECONCILIATION_SQL = """

@@ -23,7 +23,7 @@ def collect_status(pipeline: "Pipeline", step: StepResult) -> None:
         schema = getattr(settings, f"{layer}_schema")
         for table in warehouse.tables(schema):
             fqn = f"{settings.catalog}.{schema}.{table}"
-            step.objects.append(ObjectResult(fqn, "rows", warehouse.table_rows(fqn), 0.0))
+            step.objects.append(ObjectResult(fqn, "count", warehouse.table_rows(fqn), 0.0))
 
     _partition_lag(pipeline, step)
     _migrations(pipeline, step)
