@@ -153,3 +153,20 @@ def test_failure_report_is_written_and_secret_scrubbed(cli, home):
     assert result.exit_code == 1
     assert secret not in result.stdout and secret not in result.stderr
     assert json.loads(result.stdout)["ok"] is False
+
+
+def test_github_step_summary_is_appended(cli, tmp_path):
+    summary = tmp_path / "summary.md"
+    result = cli("run-all", "--count", "30", "--seed", "4", env={"GITHUB_STEP_SUMMARY": str(summary)})
+    assert result.exit_code == 0
+    text = summary.read_text()
+    assert text.startswith("### ecomctl run-all on local succeeded")
+    assert "| ingest |" in text and "| valid orders | 30 |" in text
+
+
+def test_debug_shows_the_traceback_without_secrets(cli):
+    token = "dapi0123456789abcdef"
+    result = cli("--debug", "transform", env={"DATABRICKS_TOKEN": token})
+    assert result.exit_code == 1
+    assert "Traceback" in result.stderr and "ecomctl setup" in result.stderr
+    assert token not in result.stderr and token not in result.stdout
