@@ -1,12 +1,13 @@
 """Settings: one table of every setting, resolved flag > environment > .env file > default.
 
-The same table generates `.env.example` and the README's configuration table,
-so a setting cannot exist without being documented.
+The same table generates `.env.example`, and tests check that the README's
+configuration table names every setting, so none can exist undocumented.
 """
 
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Callable, Mapping
@@ -70,7 +71,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("retention_days", "ECOMCTL_RETENTION_DAYS", 7, "Days the embedded event log keeps events before they expire (0 keeps them forever).", "local", "int"),
     Setting("duckdb_memory_limit", "ECOMCTL_DUCKDB_MEMORY_LIMIT", "1GB", "DuckDB memory limit for the local warehouse.", "local"),
     # -- Azure Event Hubs --------------------------------------------------
-    Setting("eventhub_name", "EVENTHUB_NAME", "orders", "Event hub name (the embedded log uses it too).", "eventhubs"),
+    Setting("eventhub_name", "EVENTHUB_NAME", "orders", "Event hub name (the embedded log uses it too).", "eventhubs", "hub"),
     Setting("eventhub_connection_string", "EVENTHUB_CONNECTION_STRING", "", "Event Hubs connection string (secret).", "eventhubs", "secret", "Endpoint=sb://<namespace>.servicebus.windows.net/;SharedAccessKeyName=<name>;SharedAccessKey=<key>"),
     Setting("eventhub_namespace", "EVENTHUB_NAMESPACE", "", "Fully qualified namespace for Entra ID auth, e.g. myns.servicebus.windows.net.", "eventhubs"),
     Setting("eventhub_consumer_group", "EVENTHUB_CONSUMER_GROUP", "$Default", "Consumer group that ingest reads with.", "eventhubs"),
@@ -113,6 +114,8 @@ class Settings:
     databricks_profile: str = ""
     databricks_warehouse_id: str = ""
     databricks_http_path: str = ""
+    # Where each value came from (a flag, an environment variable, the .env file), for error messages.
+    origins: dict = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
     def load(cls, overrides: Mapping[str, Any] | None = None, *,
@@ -123,6 +126,7 @@ class Settings:
         file_values = _read_env_file(env_file)
         overrides = {k: v for k, v in (overrides or {}).items() if v is not None}
         values: dict[str, Any] = {}
+        origins: dict[str, str] = {}
         for setting in SETTINGS:
             if setting.attr in overrides:
                 raw, origin = overrides[setting.attr], _flag_name(setting)
@@ -133,7 +137,12 @@ class Settings:
             else:
                 raw, origin = setting.default, setting.env
             values[setting.attr] = _convert(setting, raw, origin)
-        return cls(**values)
+            origins[setting.attr] = origin.split(" ")[0]
+        return cls(**values, origins=origins)
+
+    def origin(self, attr: str) -> str:
+        """The flag or variable a setting came from (its variable when it is a default)."""
+        return self.origins.get(attr, _BY_ATTR[attr].env)
 
     def secrets(self) -> list[str]:
         """Every secret value in force, so output can be scrubbed of them."""
@@ -144,6 +153,8 @@ class Settings:
         """Settings for reports: secrets shown only as set / not set."""
         out: dict[str, Any] = {}
         for f in fields(self):
+            if f.name == "origins":
+                continue
             value = getattr(self, f.name)
             if isinstance(value, Secret):
                 out[f.name] = "(set)" if value else "(not set)"
@@ -214,6 +225,24 @@ def _to_identifier(setting: Setting, raw: Any, origin: str) -> str:
     return validate_identifier(str(raw), origin)
 
 
+def _to_home(setting: Setting, raw: Any, origin: str) -> Path:
+    path = Path(str(raw)).expanduser()
+    if path.exists() and not path.is_dir():
+        raise ConfigError(origin, f"{path} exists and is not a folder")
+    return path
+
+
+_HUB_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,255}$")
+
+
+def _to_hub(setting: Setting, raw: Any, origin: str) -> str:
+    value = str(raw)
+    if not _HUB_NAME.match(value):
+        raise ConfigError(origin, f"{value!r} is not a valid event hub name "
+                          "(letters, digits, '.', '-' and '_', starting with a letter or digit)")
+    return value
+
+
 def _to_target(setting: Setting, raw: Any, origin: str) -> str:
     value = str(raw).lower()
     if value not in TARGETS:
@@ -224,7 +253,8 @@ def _to_target(setting: Setting, raw: Any, origin: str) -> str:
 _CONVERTERS: dict[str, Callable[[Setting, Any, str], Any]] = {
     "str": lambda s, raw, origin: str(raw),
     "int": _to_int,
-    "path": lambda s, raw, origin: Path(str(raw)).expanduser(),
+    "path": _to_home,
+    "hub": _to_hub,
     "identifier": _to_identifier,
     "target": _to_target,
     "secret": lambda s, raw, origin: raw if isinstance(raw, Secret) else Secret(str(raw)),
@@ -248,7 +278,3 @@ def env_example() -> str:
             prefix = "# " if s.kind == "secret" or value == "" else ""
             lines.append(f"{prefix}{s.env}={value}")
     return "\n".join(lines) + "\n"
-
-
-def setting_for(attr: str) -> Setting:
-    return _BY_ATTR[attr]

@@ -41,7 +41,6 @@ class PartitionIngest:
 @dataclass
 class IngestSummary:
     partitions: list[PartitionIngest] = field(default_factory=list)
-    recovered_rows: int = 0
     landed_rows: int = 0
 
     @property

@@ -14,7 +14,7 @@ from typing import Any, Sequence
 from ecomctl.config import Settings
 from ecomctl.errors import EcomctlError
 from ecomctl.results import NullReporter, ObjectResult, Reporter, StepResult, utc_now
-from ecomctl.targets import make_transport, make_warehouse
+from ecomctl.targets import has_state, make_transport, make_warehouse
 
 STEP_DESCRIPTIONS = {
     "setup": "apply pending setup SQL, check the transport",
@@ -29,8 +29,8 @@ STEP_DESCRIPTIONS = {
 RECONCILIATION_SQL = """
 SELECT
   (SELECT COUNT(*) FROM ${catalog}.${bronze}.raw_events) AS landed,
-  (SELECT COUNT(*) FROM (SELECT DISTINCT source, partition_id, sequence_number
-                         FROM ${catalog}.${bronze}.raw_events) AS r) AS distinct_events,
+  (SELECT COUNT(*) FROM ${catalog}.${bronze}.received_events) AS received,
+  (SELECT COUNT(*) FROM ${catalog}.${bronze}.received_events WHERE reason IS NULL) AS valid_events,
   (SELECT COUNT(*) FROM ${catalog}.${bronze}.rejected_events) AS rejected,
   (SELECT COUNT(*) FROM ${catalog}.${bronze}.orders) AS valid_orders
 """
@@ -173,24 +173,35 @@ class Pipeline:
                 as_of: datetime | None = None) -> tuple[list[StepResult], dict[str, Any]]:
         steps = [self.setup(), self.generate(count, seed, as_of), self.ingest(),
                  self.transform(), self.views(), self.dashboards()]
-        return steps, self.reconciliation(sent=steps[1].details["events"],
-                                          received=steps[2].details["received"],
-                                          landed=steps[2].details["landed"],
-                                          expired=steps[2].details["expired"])
+        ingest = steps[2].details
+        return steps, self.reconciliation(sent=steps[1].details["events"], received=ingest["received"],
+                                          landed=ingest["landed"], expired=ingest["expired"],
+                                          recovered=ingest["recovered_from_earlier_run"])
 
     # -- reading state ---------------------------------------------------------
-    def reconciliation(self, *, sent: int, received: int, landed: int, expired: int) -> dict[str, Any]:
-        """This run's flow and the all-time balance of bronze: landed = valid + rejected + duplicates."""
-        (total_landed, distinct, rejected, valid_orders), = self.warehouse.query(RECONCILIATION_SQL).rows
-        duplicates = total_landed - valid_orders - rejected
+    def reconciliation(self, *, sent: int, received: int, landed: int, expired: int,
+                       recovered: int = 0) -> dict[str, Any]:
+        """This run's flow (sent, received, landed) and the all-time balance of bronze.
+
+        Each count comes from its own table: raw_events (landed), received_events (after the
+        transport dedupe, with its validation), rejected_events and orders. Balanced means the
+        parts add up: every received event is a valid event or a rejected one, every valid event
+        is an order or a producer resend, and this run landed exactly what it received (plus
+        any files an interrupted run had left unloaded).
+        """
+        (total_landed, distinct, valid_events, rejected, valid_orders), = \
+            self.warehouse.query(RECONCILIATION_SQL).rows
+        transport_duplicates = total_landed - distinct
+        producer_duplicates = valid_events - valid_orders
         return {
             "sent": sent, "received": received, "landed": landed, "expired": expired,
+            "recovered": recovered,
             "total_landed": total_landed, "valid_orders": valid_orders, "rejected": rejected,
-            "duplicates_removed": duplicates,
-            "transport_duplicates": total_landed - distinct,
-            "producer_duplicates": distinct - rejected - valid_orders,
-            # Each part is counted from its own table; they must add up to what landed.
-            "balanced": distinct - rejected - valid_orders >= 0 and total_landed >= distinct,
+            "duplicates_removed": transport_duplicates + producer_duplicates,
+            "transport_duplicates": transport_duplicates,
+            "producer_duplicates": producer_duplicates,
+            "balanced": (distinct == valid_events + rejected and transport_duplicates >= 0
+                         and producer_duplicates >= 0 and received == landed - recovered),
         }
 
     def status(self) -> StepResult:
@@ -210,9 +221,22 @@ class Pipeline:
         return objects
 
     def _require_setup(self) -> None:
-        if self.warehouse.table_rows(self.fqn("bronze", "raw_events")) is None:
+        """Steps after setup need its objects, and setup SQL that matches what was applied."""
+        from ecomctl.errors import MigrationError
+        from ecomctl.warehouse import migrations
+        from ecomctl.warehouse.sqlfiles import load_step
+
+        if not has_state(self.settings) or \
+                self.warehouse.table_rows(self.fqn("bronze", "raw_events")) is None:
             raise EcomctlError(f"{self.fqn('bronze', 'raw_events')} does not exist",
                                hint="run `ecomctl setup` first")
+        for state in migrations.status(self.warehouse, load_step("setup", self.sql_root)):
+            if state.state == "changed":
+                raise MigrationError(state.file.name, "edited after it was applied",
+                                     hint="restore it, or put the change in a new V file and run `ecomctl setup`")
+            if state.state == "pending":
+                raise EcomctlError(f"setup file {state.file.name} has not been applied",
+                                   hint="run `ecomctl setup`")
 
     def _step(self, name: str) -> "_StepTimer":
         return _StepTimer(name, self.reporter)
@@ -236,6 +260,9 @@ class _StepTimer:
         self.result.seconds = time.perf_counter() - self.started
         if exc_type is None:
             self.reporter.step_finished(self.result)
+        else:
+            self.result.details["failed"] = True
+            self.reporter.step_failed(self.result)
 
 
 def _object(result) -> ObjectResult:

@@ -43,12 +43,13 @@ class RunReport:
     finished_at: str | None = None
     seconds: float = 0.0
     reconciliation: dict[str, int] | None = None
+    settings: dict[str, Any] | None = None
     schema_version: int = REPORT_SCHEMA_VERSION
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), default=_json_default, indent=2)
 
-    def write(self, runs_dir: Path) -> Path:
+    def write(self, runs_dir: Path, text: str | None = None) -> Path:
         runs_dir.mkdir(parents=True, exist_ok=True)
         stamp = self.started_at.replace(":", "").replace("-", "").replace("+0000", "Z")
         path = runs_dir / f"{stamp}_{self.command}.json"
@@ -56,7 +57,7 @@ class RunReport:
         while path.exists():
             n += 1
             path = runs_dir / f"{stamp}_{self.command}_{n}.json"
-        path.write_text(self.to_json() + "\n", encoding="utf-8")
+        path.write_text((text or self.to_json()) + "\n", encoding="utf-8")
         return path
 
 
@@ -81,6 +82,8 @@ class Reporter(Protocol):
 
     def step_finished(self, result: StepResult) -> None: ...
 
+    def step_failed(self, result: StepResult) -> None: ...
+
     def progress(self, task: str, completed: int, total: int | None, unit: str = "events") -> None: ...
 
     def message(self, text: str) -> None: ...
@@ -93,6 +96,9 @@ class NullReporter:
         pass
 
     def step_finished(self, result: StepResult) -> None:
+        pass
+
+    def step_failed(self, result: StepResult) -> None:
         pass
 
     def progress(self, task: str, completed: int, total: int | None, unit: str = "events") -> None:

@@ -12,8 +12,10 @@ if TYPE_CHECKING:
 
 
 def collect_status(pipeline: "Pipeline", step: StepResult) -> None:
+    from ecomctl.targets import has_state
+
     settings = pipeline.settings
-    if settings.target == "local" and not settings.warehouse_path.exists():
+    if not has_state(settings):
         step.details["set_up"] = False
         step.tables["state"] = (["object", "state"], [[str(settings.home), "not set up: run `ecomctl setup`"]])
         return
@@ -40,16 +42,19 @@ def _partition_lag(pipeline: "Pipeline", step: StepResult) -> None:
     for pid in transport.partition_ids():
         state = transport.partition_state(pid)
         landed = checkpoints.get(pid, -1)
-        lag = max(state.last_sequence_number - landed, 0)
+        # Events that expired unread are not lag: nothing can read them any more.
+        expired = max(state.beginning_sequence_number - (landed + 1), 0) \
+            if state.last_sequence_number >= 0 else 0
+        lag = max(state.last_sequence_number - max(landed, state.beginning_sequence_number - 1), 0)
         enqueued = state.last_enqueued_time.isoformat() if state.last_enqueued_time else None
-        rows.append([pid, state.last_sequence_number, landed, lag, enqueued or "-"])
+        rows.append([pid, state.last_sequence_number, landed, lag, expired, enqueued or "-"])
         partitions.append({"partition_id": pid, "last_enqueued_sequence": state.last_sequence_number,
-                           "last_landed_sequence": landed, "lag": lag,
+                           "last_landed_sequence": landed, "lag": lag, "expired": expired,
                            "last_enqueued_time": enqueued})
     step.details["partitions"] = partitions
     step.details["total_lag"] = sum(p["lag"] for p in partitions)
     step.tables[f"partitions of {transport.source}"] = (
-        ["partition", "last enqueued", "last landed", "lag", "last enqueued time"], rows)
+        ["partition", "last enqueued", "last landed", "lag", "expired unread", "last enqueued time"], rows)
 
 
 def _migrations(pipeline: "Pipeline", step: StepResult) -> None:

@@ -7,6 +7,28 @@ from datetime import timedelta
 from ecomctl.config import Settings
 from ecomctl.errors import ConfigError
 
+AVAILABLE_TARGETS = ("local",)
+# DuckDB reserves these catalog names; the local warehouse attaches its file under the catalog name.
+_RESERVED_LOCAL_CATALOGS = ("main", "system", "temp", "memory")
+
+
+def check_settings(settings: Settings) -> None:
+    """Fail before any work starts when the settings cannot work on their target."""
+    if settings.target not in AVAILABLE_TARGETS:
+        raise ConfigError(settings.origin("target"),
+                          f"the {settings.target!r} target is not available in this version of "
+                          "ecomctl; use 'local'")
+    if settings.target == "local" and settings.catalog.lower() in _RESERVED_LOCAL_CATALOGS:
+        raise ConfigError(settings.origin("catalog"),
+                          f"{settings.catalog!r} is reserved by DuckDB; choose another catalog name")
+
+
+def has_state(settings: Settings) -> bool:
+    """Whether the target holds any pipeline state yet (without creating any)."""
+    if settings.target == "local":
+        return settings.warehouse_path.exists()
+    return True
+
 
 def warehouse_names(settings: Settings):
     from ecomctl.warehouse.base import Names
@@ -17,25 +39,18 @@ def warehouse_names(settings: Settings):
 
 
 def make_transport(settings: Settings):
-    if settings.target == "local":
-        from ecomctl.events.eventlog import EmbeddedEventLog
+    check_settings(settings)
+    from ecomctl.events.eventlog import EmbeddedEventLog
 
-        retention = timedelta(days=settings.retention_days) if settings.retention_days else None
-        return EmbeddedEventLog(settings.eventlog_path, partitions=settings.partitions,
-                                hub=settings.eventhub_name, retention=retention)
-    raise _not_available(settings.target)
+    retention = timedelta(days=settings.retention_days) if settings.retention_days else None
+    return EmbeddedEventLog(settings.eventlog_path, partitions=settings.partitions,
+                            hub=settings.eventhub_name, retention=retention)
 
 
 def make_warehouse(settings: Settings):
-    if settings.target == "local":
-        from ecomctl.warehouse.duckdb import DuckDBWarehouse
+    check_settings(settings)
+    from ecomctl.warehouse.duckdb import DuckDBWarehouse
 
-        return DuckDBWarehouse(settings.warehouse_path, warehouse_names(settings),
-                               volumes_root=settings.landing_dir,
-                               memory_limit=settings.duckdb_memory_limit)
-    raise _not_available(settings.target)
-
-
-def _not_available(target: str) -> ConfigError:
-    return ConfigError("ECOMCTL_TARGET", f"the {target!r} target is not available in this "
-                       "version of ecomctl; use 'local'")
+    return DuckDBWarehouse(settings.warehouse_path, warehouse_names(settings),
+                           volumes_root=settings.landing_dir,
+                           memory_limit=settings.duckdb_memory_limit)

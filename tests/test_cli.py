@@ -146,13 +146,78 @@ def test_status_shows_tables_lag_and_versions(cli):
     assert details["total_lag"] == 0
 
 
-def test_failure_report_is_written_and_secret_scrubbed(cli, home):
-    secret = "c2VjcmV0a2V5"
-    result = cli("--json", "--target", "databricks", "setup",
-                 env={"EVENTHUB_CONNECTION_STRING": f"Endpoint=sb://x/;SharedAccessKey={secret}"})
+def test_secrets_are_scrubbed_from_output_reports_and_summaries(cli, home, tmp_path):
+    """A secret value that ends up in output (here: the hub name equals the token) is masked everywhere."""
+    secret = "topsecret-hub-c2VjcmV0a2V5"
+    summary = tmp_path / "summary.md"
+    env = {"DATABRICKS_TOKEN": secret, "EVENTHUB_NAME": secret, "GITHUB_STEP_SUMMARY": str(summary)}
+    result = cli("--json", "run-all", "--count", "5", "--seed", "1", env=env)
+    assert result.exit_code == 0
+    assert "local/**********" in result.stderr  # the source name was shown, masked
+    reports = list((home / "runs").glob("*.json"))
+    assert reports
+    for text in (result.stdout, result.stderr, summary.read_text(),
+                 *(p.read_text() for p in reports)):
+        assert secret not in text
+    assert json.loads(result.stdout)["settings"]["databricks_token"] == "(set)"
+
+
+def test_debug_traceback_is_scrubbed(cli):
+    # The catalog name equals the token, so the error and its traceback carry the secret.
+    secret = "dapi0123456789abcdef"
+    result = cli("--debug", "transform", env={"DATABRICKS_TOKEN": secret, "ECOMCTL_CATALOG": secret})
     assert result.exit_code == 1
-    assert secret not in result.stdout and secret not in result.stderr
-    assert json.loads(result.stdout)["ok"] is False
+    assert "Traceback" in result.stderr and "**********.bronze.raw_events" in result.stderr
+    assert secret not in result.stderr and secret not in result.stdout
+
+
+def test_home_that_is_a_file_is_a_setting_error(cli, tmp_path):
+    not_a_folder = tmp_path / "file"
+    not_a_folder.write_text("x")
+    result = cli("--home", str(not_a_folder), "setup", use_home=False)
+    assert result.exit_code == 1
+    assert result.stderr.startswith("Error: setting --home:") and "not a folder" in result.stderr
+
+
+def test_unavailable_target_names_the_flag_before_any_step(cli):
+    result = cli("--target", "databricks", "setup")
+    assert result.exit_code == 1
+    assert "setting --target:" in result.stderr
+    assert "setup: started" not in result.stdout
+
+
+def test_failed_step_prints_a_failure_line(cli, home):
+    cli("setup")
+    (home / "landing" / "broken.json").write_text("{not json\n")
+    result = cli("ingest")
+    assert result.exit_code == 1
+    assert "ingest: started" in result.stdout and "ingest: failed after" in result.stdout
+    assert "broken.json" in result.stderr
+
+
+def test_status_of_a_fresh_home_creates_nothing(cli, home):
+    result = cli("status")
+    assert result.exit_code == 0
+    assert "not set up" in result.stdout
+    assert not home.exists() or not any(home.iterdir()) or \
+        {p.name for p in home.iterdir()} == {"runs"}
+
+
+def test_edited_setup_file_stops_later_steps(cli, home, tmp_path, monkeypatch):
+    import shutil
+
+    from ecomctl.warehouse import sqlfiles
+
+    root = tmp_path / "sql"
+    shutil.copytree(sqlfiles.sql_root(), root)
+    real_sql_root = sqlfiles.sql_root
+    monkeypatch.setattr(sqlfiles, "sql_root", lambda r=None: real_sql_root(r or root))
+    assert cli("setup").exit_code == 0
+    v2 = root / "setup" / "V002__raw_events.sql"
+    v2.write_text(v2.read_text() + "\n-- edited\n")
+    result = cli("transform")
+    assert result.exit_code == 1
+    assert "setup/V002__raw_events.sql" in result.stderr and "edited" in result.stderr
 
 
 def test_github_step_summary_is_appended(cli, tmp_path):
@@ -164,9 +229,3 @@ def test_github_step_summary_is_appended(cli, tmp_path):
     assert "| ingest |" in text and "| valid orders | 30 |" in text
 
 
-def test_debug_shows_the_traceback_without_secrets(cli):
-    token = "dapi0123456789abcdef"
-    result = cli("--debug", "transform", env={"DATABRICKS_TOKEN": token})
-    assert result.exit_code == 1
-    assert "Traceback" in result.stderr and "ecomctl setup" in result.stderr
-    assert token not in result.stderr and token not in result.stdout

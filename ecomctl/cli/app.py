@@ -71,6 +71,7 @@ def run_command(ctx: typer.Context, command: str,
     from ecomctl.errors import EcomctlError
     from ecomctl.pipeline import Pipeline
     from ecomctl.results import RunReport, utc_now
+    from ecomctl.targets import check_settings
 
     options: GlobalOptions = ctx.obj
     console = PipelineConsole(to_stderr=options.json)
@@ -86,55 +87,66 @@ def run_command(ctx: typer.Context, command: str,
         scrub = Scrubber(settings.secrets())
         console.scrub = errors.scrub = scrub
         report.target, report.home = settings.target, str(settings.home)
+        report.settings = settings.public()
+        check_settings(settings)
         with Pipeline(settings, reporter=console) as pipeline:
             steps, reconciliation = work(pipeline, console)
         report.steps, report.reconciliation = steps, reconciliation
-    except EcomctlError as exc:
-        report.steps = list(console.finished)
-        report.ok, report.error = False, errors.scrub(str(exc))
-        if options.debug:
-            _print_traceback(errors.scrub)
-        errors.error(str(exc), debug_hint=not options.debug)
-        exit_code = 1
     except KeyboardInterrupt:
-        report.steps = list(console.finished)
-        report.ok, report.error = False, "interrupted"
-        errors.error("interrupted; run the command again to resume (it is safe to re-run)",
-                     debug_hint=False)
-        exit_code = 1
-    except Exception as exc:  # a bug: still one line, the traceback on request
-        report.steps = list(console.finished)
-        message = f"unexpected {type(exc).__name__}: {exc}"
-        report.ok, report.error = False, errors.scrub(message)
-        if options.debug:
-            _print_traceback(errors.scrub)
-        errors.error(message, debug_hint=not options.debug)
-        exit_code = 1
-    finally:
-        report.finished_at = utc_now().strftime("%Y-%m-%dT%H:%M:%S+0000")
-        report.seconds = round((utc_now() - started).total_seconds(), 3)
+        exit_code = _interrupted(report, console, errors)
+    except Exception as exc:
+        if _is_interrupt(exc):
+            exit_code = _interrupted(report, console, errors)
+        else:
+            # A handled failure is its own message; anything else is a bug, still one line.
+            message = str(exc) if isinstance(exc, EcomctlError) else f"unexpected {type(exc).__name__}: {exc}"
+            report.steps = list(console.finished)
+            report.ok, report.error = False, errors.scrub(message)
+            if options.debug:
+                _print_traceback(errors.scrub)
+            errors.error(message, debug_hint=not options.debug)
+            exit_code = 1
+    _finish(options, report, settings, errors, started, exit_code)
+
+
+def _finish(options: GlobalOptions, report, settings, errors, started, exit_code: int) -> None:
+    """Write the run report (scrubbed) to runs/, stdout (--json) and the GitHub summary; exit."""
+    from ecomctl.results import utc_now
+
+    report.finished_at = utc_now().strftime("%Y-%m-%dT%H:%M:%S+0000")
+    report.seconds = round((utc_now() - started).total_seconds(), 3)
     text = errors.scrub(report.to_json())
     if settings is not None:
-        _save_report(settings.runs_dir, report, errors)
+        try:
+            report.write(settings.runs_dir, text)
+        except OSError as exc:
+            errors.message(f"could not write the run report to {settings.runs_dir}: {exc}")
     if options.json:
         sys.stdout.write(text + "\n")
-    _github_summary(report)
+    _github_summary(report, errors.scrub)
     if exit_code:
         raise typer.Exit(exit_code)
 
 
-def _save_report(runs_dir: Path, report, errors) -> None:
-    try:
-        report.write(runs_dir)
-    except OSError as exc:
-        errors.message(f"could not write the run report to {runs_dir}: {exc}")
+def _is_interrupt(exc: BaseException) -> bool:
+    # DuckDB turns Ctrl-C during a statement into an error of its own.
+    return "query interrupted" in str(exc).lower()
+
+
+def _interrupted(report, console, errors) -> int:
+    report.steps = list(console.finished)
+    report.ok, report.error = False, "interrupted"
+    errors.error("interrupted; what finished is kept. setup, ingest, transform, views and "
+                 "dashboards are safe to re-run; generate sends --count events again",
+                 debug_hint=False)
+    return 1
 
 
 def _print_traceback(scrub: Callable[[str], str]) -> None:
     sys.stderr.write(scrub(traceback.format_exc()))
 
 
-def _github_summary(report) -> None:
+def _github_summary(report, scrub: Callable[[str], str]) -> None:
     path = os.environ.get("GITHUB_STEP_SUMMARY")
     if not path:
         return
@@ -142,6 +154,6 @@ def _github_summary(report) -> None:
 
     try:
         with open(path, "a", encoding="utf-8") as handle:
-            handle.write(markdown_summary(report))
+            handle.write(scrub(markdown_summary(report)))
     except OSError:
         pass

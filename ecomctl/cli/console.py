@@ -70,6 +70,12 @@ class PipelineConsole:
                                f"({len(result.objects)} objects, {rows} rows)", soft_wrap=True)
         self.render_step(result)
 
+    def step_failed(self, result: StepResult) -> None:
+        self._stop_progress()
+        self.finished.append(result)
+        if not self.interactive:
+            self.console.print(f"{result.step}: failed after {result.seconds:.2f}s", soft_wrap=True)
+
     def message(self, text: str) -> None:
         self.console.print(f"[yellow]![/yellow] {_escape(self.scrub(text))}", soft_wrap=True)
 
@@ -82,7 +88,8 @@ class PipelineConsole:
             table.add_column("rows", justify="right")
             table.add_column("seconds", justify="right")
             for obj in result.objects:
-                table.add_row(obj.object, obj.action, _num(obj.rows), f"{obj.seconds:.2f}")
+                table.add_row(_escape(self.scrub(obj.object)), obj.action, _num(obj.rows),
+                              f"{obj.seconds:.2f}")
             self.console.print(table)
         for title, (columns, rows) in result.tables.items():
             self.render_table(title, columns, rows)
@@ -96,7 +103,7 @@ class PipelineConsole:
         for column in columns:
             table.add_column(str(column))
         for row in rows:
-            table.add_row(*(_cell(v) for v in row))
+            table.add_row(*(_cell(self.scrub(v) if isinstance(v, str) else v) for v in row))
         self.console.print(table)
 
     def render_summary(self, steps: list[StepResult], reconciliation: dict[str, Any] | None) -> None:
@@ -118,6 +125,8 @@ class PipelineConsole:
         table.add_row("sent", _num(r["sent"]), "")
         table.add_row("received from the hub", _num(r["received"]), "")
         table.add_row("expired before ingest", _num(r["expired"]), "")
+        if r.get("recovered"):
+            table.add_row("recovered from an interrupted run", _num(r["recovered"]), "")
         table.add_row("landed in raw_events", _num(r["landed"]), _num(r["total_landed"]))
         table.add_row("valid orders", "", _num(r["valid_orders"]))
         table.add_row("rejected", "", _num(r["rejected"]))
@@ -125,7 +134,7 @@ class PipelineConsole:
         table.add_row("  transport redeliveries", "", _num(r["transport_duplicates"]))
         table.add_row("  producer resends", "", _num(r["producer_duplicates"]))
         mark = "[green]yes[/green]" if r["balanced"] else "[red]NO[/red]"
-        table.add_row("landed = valid + rejected + duplicates", "", mark)
+        table.add_row("balanced (received = valid + rejected + duplicates; landed = received)", "", mark)
         self.console.print(table)
 
     def error(self, text: str, *, debug_hint: bool = True) -> None:

@@ -24,7 +24,7 @@ def publish_local(pipeline: "Pipeline", step: StepResult) -> None:
     panels = []
     for query in queries:
         started = time.perf_counter()
-        result = warehouse.query(query.sql, file=str(query.file))
+        result = warehouse.query(query.sql, file=_relative(query.file, pipeline.sql_root))
         panels.append(Panel(query=query, columns=result.columns, rows=result.rows))
         step.objects.append(ObjectResult(f"query {query.name}", "run", len(result.rows),
                                          time.perf_counter() - started))
@@ -34,9 +34,10 @@ def publish_local(pipeline: "Pipeline", step: StepResult) -> None:
         started = time.perf_counter()
         for question in space.questions:
             try:
-                warehouse.query(question.sql, file=str(space.file))
+                warehouse.query(question.sql, file=_relative(space.file, pipeline.sql_root))
             except SqlError as exc:
-                raise SqlError(str(space.file), f"example SQL for {question.question!r} failed: {exc}") from exc
+                raise SqlError(_relative(space.file, pipeline.sql_root),
+                               f"example SQL for {question.question!r} failed: {exc}") from exc
             examples += 1
         step.objects.append(ObjectResult(f"genie space {space.name}", "examples run",
                                          len(space.questions), time.perf_counter() - started))
@@ -63,3 +64,13 @@ def _key_figures(panels) -> list[tuple[str, str]]:
     if kpi is None:
         raise EcomctlError(f"dashboard query {KPI_QUERY} is missing from sql/dashboards/queries")
     return key_figures(kpi)
+
+
+def _relative(path, root) -> str:
+    """File names in messages read as in the repository: dashboards/queries/01_total_kpis.sql."""
+    from pathlib import Path
+
+    try:
+        return Path(path).resolve().relative_to(Path(root).resolve()).as_posix()
+    except ValueError:
+        return str(path)

@@ -46,7 +46,6 @@ _SCHEMA = (
 _INSERT_EVENT = "INSERT INTO events VALUES (?, ?, ?, ?, ?, ?)"
 _UPDATE_HEAD = ("UPDATE log_partitions SET next_sequence_number = ?, next_offset = ?, "
                 "last_enqueued_time = ? WHERE partition_id = ?")
-_PARTITIONS_HINT = "use the partition count the log was created with (ECOMCTL_PARTITIONS / --partitions)"
 
 
 class EmbeddedEventLog:
@@ -61,7 +60,7 @@ class EmbeddedEventLog:
                  max_batch_bytes: int = 1_048_576) -> None:
         if isinstance(partitions, bool) or not isinstance(partitions, int) or partitions < 1:
             raise TransportError(f"partition count must be 1 or more, got {partitions!r}",
-                                 hint="set ECOMCTL_PARTITIONS / --partitions")
+                                 hint="set ECOMCTL_PARTITIONS")
         if max_batch_bytes <= EVENT_OVERHEAD_BYTES:
             raise TransportError(f"max_batch_bytes must exceed {EVENT_OVERHEAD_BYTES}, got {max_batch_bytes}")
         self.path = Path(path)
@@ -134,7 +133,7 @@ class EmbeddedEventLog:
             elif int(row[0]) != self.partitions:
                 raise TransportError(
                     f"the event log {self.path} has {row[0]} partitions but {self.partitions} were "
-                    "requested (ECOMCTL_PARTITIONS / --partitions); a log's partition count cannot change",
+                    "requested (ECOMCTL_PARTITIONS); a log's partition count cannot change",
                     hint=f"set ECOMCTL_PARTITIONS={row[0]}, or use a new ECOMCTL_HOME")
             conn.execute("COMMIT")
         except BaseException:
