@@ -119,6 +119,83 @@ SCALARS = [
 ]
 
 
+# A VARIANT extracted once into a column (sql/bronze/01_received_events.sql): `v:f AS j_f`, then
+# schema_of_variant(j_f) and j_f::type read the column. Locally the column is the JSON fragment.
+_J = f"(SELECT try_parse_json({OBJ}) AS v)"
+_JF = f"(SELECT v:s AS j_s, v:n AS j_n, v:d AS j_d, v:z AS j_z, v:missing AS j_m, v:o AS j_o, v:b AS j_b FROM {_J})"
+VARIANT_COLUMNS = [
+    (f"SELECT j_s::string FROM {_JF}", "O1"),  # unquoted (a JSON fragment cast to VARCHAR keeps '"')
+    (f"SELECT concat('x: ', j_s::string) FROM {_JF}", "x: O1"),
+    (f"SELECT schema_of_variant(j_s) FROM {_JF}", "STRING"),
+    (f"SELECT schema_of_variant(j_n) FROM {_JF}", "BIGINT"),
+    (f"SELECT j_n::bigint + 1 FROM {_JF}", 6),
+    (f"SELECT j_n::string FROM {_JF}", "5"),
+    (f"SELECT j_d::decimal(18, 6) FROM {_JF}", Decimal("2.5")),
+    (f"SELECT j_d::string FROM {_JF}", "2.5"),
+    (f"SELECT schema_of_variant(j_z) FROM {_JF}", "VOID"),  # a JSON null is a VARIANT null ...
+    (f"SELECT j_z IS NULL FROM {_JF}", False),  # ... which is not SQL NULL
+    (f"SELECT j_z::string FROM {_JF}", None),  # cast: SQL NULL
+    (f"SELECT schema_of_variant(j_m) FROM {_JF}", None),  # missing field: SQL NULL
+    (f"SELECT j_m IS NULL FROM {_JF}", True),
+    (f"SELECT j_o::string FROM {_JF}", '{"k":1}'),  # an object cast to string is its JSON text
+    (f"SELECT j_o:k::int FROM {_JF}", 1),
+    (f"SELECT j_b::boolean FROM {_JF}", True),
+    # a CASE of VARIANTs is a VARIANT: cast after the CASE, as the bronze SQL does
+    (f"SELECT CAST(CASE WHEN j_n > 0 THEN j_s END AS STRING) FROM (SELECT v:s AS j_s, v:n::int AS j_n FROM {_J})", "O1"),
+    (f"SELECT CAST(CASE WHEN false THEN j_s END AS STRING) FROM {_JF}", None),
+    (f"SELECT CAST(IF(true, j_n, NULL) AS INT) FROM {_JF}", 5),
+    # a field extracted alone (no group) is the same fragment
+    (f"SELECT schema_of_variant(j) FROM (SELECT v:s AS j FROM {_J})", "STRING"),
+    (f"SELECT j::string FROM (SELECT v:s AS j FROM {_J})", "O1"),
+    # x:path of a STRING column is a STRING (the scalar, unquoted), not a VARIANT
+    (f"SELECT j FROM (SELECT {OBJ}:s AS j)", "O1"),
+    (f"SELECT j FROM (SELECT b:s AS j FROM (SELECT {OBJ} AS b))", "O1"),
+    # a name aliased to a VARIANT and to something else is not treated as a VARIANT: b.j stays text
+    ("SELECT concat(b.j::string, schema_of_variant(a.j)) "
+     "FROM (SELECT try_parse_json('1') AS j) AS a, (SELECT 'x' AS j) AS b", "xBIGINT"),
+    # try_parse_json: NULL exactly where the text is not JSON
+    ("SELECT try_parse_json('') IS NULL", True),
+    ("SELECT try_parse_json('   ') IS NULL", True),
+    ("SELECT try_parse_json('{\"a\":1} x') IS NULL", True),
+    ("SELECT schema_of_variant(try_parse_json('null'))", "VOID"),
+    ("SELECT schema_of_variant(try_parse_json(' \"s\" '))", "STRING"),
+    ("SELECT schema_of_variant(try_parse_json(NULL))", None),
+    # <=> matches NULL to NULL (the transport dedupe joins its keys with it)
+    ("SELECT count(*) FROM VALUES (1, NULL), (2, 'a') AS r(k, s) LEFT ANTI JOIN "
+     "(SELECT NULL AS s) AS d ON r.s <=> d.s", 1),
+    ("SELECT count(*) FROM VALUES (1, NULL), (2, 'a') AS r(k, s) LEFT SEMI JOIN "
+     "(SELECT NULL AS s) AS d ON r.s <=> d.s", 1),
+]
+
+
+@pytest.mark.parametrize(("sql", "expected"), VARIANT_COLUMNS, ids=[c[0][:70] for c in VARIANT_COLUMNS])
+def test_variant_column_matches_databricks(con, sql, expected):
+    assert value(con, sql) == expected
+
+
+def test_variant_fields_of_one_select_are_parsed_once():
+    # One json_extract(v, [paths]) per SELECT list (DuckDB computes it once per row); a separate
+    # json_extract per field would parse the whole document again for each.
+    sql = dialect.to_duckdb(
+        "SELECT v:a AS j_a, v:b.c AS j_c, v:['d e'] AS j_d, w:a AS k_a "
+        "FROM (SELECT try_parse_json(x) AS v, try_parse_json(y) AS w FROM t)")
+    assert sql.count("JSON_EXTRACT(v, ['$.a', '$.b.c', '$.\"d e\"'])") == 3
+    assert "JSON_EXTRACT(w, '$.a') AS k_a" in sql
+    for position in (1, 2, 3):
+        assert f"['$.a', '$.b.c', '$.\"d e\"']), {position})" in sql
+
+
+def test_grouped_variant_fields_keep_their_values(con):
+    rows = con.execute(dialect.to_duckdb(
+        "SELECT schema_of_variant(j_a), j_a::string, schema_of_variant(j_b), j_c::int, j_d "
+        "FROM (SELECT v:a AS j_a, v:b AS j_b, v:c.k AS j_c, v:d AS j_d FROM (SELECT "
+        "try_parse_json(x) AS v FROM VALUES ('{\"a\":\"q x\",\"b\":null,\"c\":{\"k\":3}}'), "
+        "('[1]'), ('bad') AS t(x)))")).fetchall()
+    assert sorted(rows, key=str) == sorted([("STRING", "q x", "VOID", 3, None),
+                                            (None, None, None, None, None),
+                                            (None, None, None, None, None)], key=str)
+
+
 @pytest.mark.parametrize(("sql", "expected"), SCALARS, ids=[c[0][:60] for c in SCALARS])
 def test_scalar_matches_databricks(con, sql, expected):
     assert value(con, sql) == expected

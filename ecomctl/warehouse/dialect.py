@@ -9,12 +9,20 @@ Local semantics worth knowing (documented gaps, not bugs):
   for 2.5, 'DOUBLE' for 1e3) and 'OBJECT<...>' / 'ARRAY<...>' without the element schema.
 - A JSON number read as text (v:x::string) is DuckDB's rendering (100.50 -> '100.5').
 - `x:path` on a STRING that is not JSON raises an error locally (Databricks: NULL); use try_parse_json.
+- A VARIANT is JSON text locally. An expression is a VARIANT when it is parse_json / try_parse_json,
+  `x:path` of a VARIANT, a CASE / IF of VARIANTs, or a column named by such a projection alias
+  (`v:qty AS j_qty`); a name aliased both to a VARIANT and to something else in the statement is
+  not tracked. `v:path` of a VARIANT is its JSON fragment (a JSON null stays 'null', a missing path
+  is NULL), so schema_of_variant(j_qty) and j_qty::bigint / ::string work on the column.
+- try_parse_json accepts what DuckDB's JSON reader accepts, which is laxer than Databricks
+  ('[1,]', 'NaN' parse locally).
 - Division results go through DOUBLE then DECIMAL(38, 9) before ROUND / CAST to DECIMAL, so ties
   round HALF_UP like Databricks' exact decimal division; beyond 9 decimals the two may differ.
 """
 
 from __future__ import annotations
 
+import contextvars
 import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -31,6 +39,11 @@ _VARIANT_SCHEMA = {
     "DOUBLE": "DOUBLE", "VARCHAR": "STRING", "BOOLEAN": "BOOLEAN", "NULL": "VOID",
     "OBJECT": "OBJECT<...>", "ARRAY": "ARRAY<...>",
 }
+
+# Names of the projection aliases that hold a VARIANT in the statement being translated.
+_VARIANT_NAMES: contextvars.ContextVar[frozenset] = contextvars.ContextVar("variant_names",
+                                                                         default=frozenset())
+_META_FRAGMENT = "ecomctl_variant_fragment"  # meta key: (paths of the group, 1-based position)
 
 # Statements with no local meaning: Delta maintenance and metadata.
 _NOOP_COMMANDS = ("OPTIMIZE", "VACUUM", "ANALYZE", "FSCK", "CACHE", "UNCACHE", "GRANT", "REVOKE")
@@ -96,7 +109,12 @@ def generate(tree: "exp.Expression") -> str:
 def translate(tree: "exp.Expression") -> "exp.Expression":
     """Apply the fix-ups to a copy of a parsed Databricks statement."""
     _sqlglot()
-    return _fx(tree.copy())
+    tree = tree.copy()
+    token = _VARIANT_NAMES.set(_variant_names(tree))
+    try:
+        return _fx(tree)
+    finally:
+        _VARIANT_NAMES.reset(token)
 
 
 def to_duckdb(sql: str) -> str:
@@ -255,8 +273,14 @@ def _fix(node: "exp.Expression") -> "exp.Expression":
 
     if isinstance(node, exp.Anonymous):
         return _fix_function(node)
+    if isinstance(node, exp.Select):
+        _group_variant_fragments(node)
+        return node
     if isinstance(node, exp.JSONExtract) and node.args.get("variant_extract"):
-        # body:a.b gives the scalar, unquoted (sqlglot's `->` keeps the JSON quotes)
+        if _is_variant(node.this) and not _under_variant_reader(node):
+            return _variant_fragment(node)
+        # body:a.b of a STRING is the scalar, unquoted (sqlglot's `->` keeps the JSON quotes); under
+        # a cast, v:a.b of a VARIANT is the same text, read without building the JSON fragment
         return exp.JSONExtractScalar(this=_fx(node.this), expression=node.expression)
     if isinstance(node, exp.FromJson) and isinstance(node.expression, exp.Literal):
         ddl = node.expression.name
@@ -314,9 +338,8 @@ def _fix_function(node: "exp.Anonymous") -> "exp.Expression":
     name = str(node.this).upper()
     args = node.expressions
     if name == "TRY_PARSE_JSON" and len(args) == 1:
-        value = _fx(args[0])
-        return exp.Case(ifs=[exp.If(this=exp.func("json_valid", value.copy()),
-                                    true=exp.cast(value, "JSON"))])
+        # TRY_CAST to JSON is NULL exactly where json_valid is false, with one parse instead of two
+        return exp.TryCast(this=_fx(args[0]), to=exp.DataType.build("JSON"))
     if name == "SCHEMA_OF_VARIANT" and len(args) == 1:
         json_type = _json_type(args[0])
         case = exp.Case(this=json_type)
@@ -342,15 +365,110 @@ def _fix_function(node: "exp.Anonymous") -> "exp.Expression":
     return node
 
 
+def _variant_names(tree: "exp.Expression") -> frozenset:
+    """Projection aliases that hold a VARIANT (see the module doc), to a fixed point."""
+    _, exp = _sqlglot()
+    aliases = [(a.alias.lower(), a.this) for select in tree.find_all(exp.Select)
+               for a in select.expressions if isinstance(a, exp.Alias) and a.alias]
+    ambiguous: set[str] = set()
+    while True:
+        names: set[str] = set()
+        grew = True
+        while grew:
+            grew = False
+            for name, value in aliases:
+                if name not in names and name not in ambiguous and _is_variant(value, names):
+                    names.add(name)
+                    grew = True
+        clash = {name for name, value in aliases if name in names and not _is_variant(value, names)}
+        if not clash:
+            return frozenset(names)
+        ambiguous |= clash
+
+
+def _is_variant(node: "exp.Expression | None", names: "set | frozenset | None" = None) -> bool:
+    """Whether a Databricks expression is a VARIANT (JSON text locally)."""
+    _, exp = _sqlglot()
+    names = _VARIANT_NAMES.get() if names is None else names
+    while isinstance(node, exp.Paren):
+        node = node.this
+    if isinstance(node, exp.Column):
+        return node.name.lower() in names
+    if isinstance(node, exp.ParseJSON):
+        return True
+    if isinstance(node, exp.Anonymous):
+        return str(node.this).upper() in ("TRY_PARSE_JSON", "PARSE_JSON")
+    if isinstance(node, exp.JSONExtract):
+        return bool(node.args.get("variant_extract")) and _is_variant(node.this, names)
+    if isinstance(node, (exp.Case, exp.If)):
+        if isinstance(node, exp.Case):
+            branches = [i.args.get("true") for i in node.args.get("ifs") or []]
+            branches.append(node.args.get("default"))
+        else:
+            branches = [node.args.get("true"), node.args.get("false")]
+        values = [b for b in branches if b is not None and not isinstance(b, exp.Null)]
+        return bool(values) and all(_is_variant(b, names) for b in values)
+    return False
+
+
+def _under_variant_reader(node: "exp.JSONExtract") -> bool:
+    """v:path read by a cast or schema_of_variant / is_variant_null: no fragment is needed."""
+    _, exp = _sqlglot()
+    parent = node.parent
+    if isinstance(parent, (exp.Cast, exp.TryCast)) and node.arg_key == "this":
+        return True
+    return isinstance(parent, exp.Anonymous) and str(parent.this).upper() in (
+        "SCHEMA_OF_VARIANT", "IS_VARIANT_NULL")
+
+
+def _path_sql(path: "exp.Expression") -> str:
+    _, exp = _sqlglot()
+    if isinstance(path, exp.JSONPath):
+        return path.sql(dialect="duckdb").strip("'")
+    return path.name if isinstance(path, exp.Literal) else path.sql()
+
+
+def _group_variant_fragments(select: "exp.Select") -> None:
+    """Mark the v:path fragments of one SELECT list that read the same VARIANT, so that they
+    become one json_extract(v, [paths]): DuckDB computes that common subexpression once per row
+    (one parse of v), where a json_extract per path parses the whole document again."""
+    _, exp = _sqlglot()
+    groups: dict[str, list] = {}
+    for projection in select.expressions:
+        for extract in projection.find_all(exp.JSONExtract):
+            if (extract.args.get("variant_extract") and _is_variant(extract.this)
+                    and not _under_variant_reader(extract)
+                    and extract.find_ancestor(exp.Select) is select):
+                groups.setdefault(extract.this.sql(), []).append(extract)
+    for extracts in groups.values():
+        if len(extracts) < 2:
+            continue
+        paths = tuple(_path_sql(e.expression) for e in extracts)
+        for position, extract in enumerate(extracts, 1):
+            extract.meta[_META_FRAGMENT] = (paths, position)
+
+
+def _variant_fragment(node: "exp.JSONExtract") -> "exp.Expression":
+    """v:path of a VARIANT as a JSON fragment: json_extract keeps the JSON type (a string keeps
+    its quotes, a JSON null is 'null'); a missing path is NULL."""
+    _, exp = _sqlglot()
+    grouped = node.meta.get(_META_FRAGMENT) if node.meta else None
+    base = _fx(node.this)
+    if grouped is None:
+        return exp.Anonymous(this="json_extract", expressions=[
+            base, exp.Literal.string(_path_sql(node.expression))])
+    paths, position = grouped
+    every = exp.Array(expressions=[exp.Literal.string(p) for p in paths])
+    return exp.Anonymous(this="list_extract", expressions=[
+        exp.Anonymous(this="json_extract", expressions=[base, every]),
+        exp.Literal.number(position)])
+
+
 def _json_type(arg: "exp.Expression") -> "exp.Expression":
     """json_type(base, path) for v:path (so a JSON null stays visible), json_type(v) otherwise."""
     _, exp = _sqlglot()
     if isinstance(arg, exp.JSONExtract):
-        path = arg.expression
-        path_sql = path.sql() if not isinstance(path, exp.Literal) else path.name
-        if isinstance(path, exp.JSONPath):
-            path_sql = path.sql(dialect="duckdb").strip("'")
-        return exp.func("json_type", _fx(arg.this), exp.Literal.string(path_sql))
+        return exp.func("json_type", _fx(arg.this), exp.Literal.string(_path_sql(arg.expression)))
     return exp.func("json_type", _fx(arg))
 
 
@@ -430,6 +548,10 @@ def _fix_cast(node: "exp.Expression") -> "exp.Expression":
     value = node.this
     if to.is_type(exp.DataType.Type.DECIMAL) and _has_division(value):
         value = exp.cast(_fx(value), _DIVISION_TYPE)  # exact enough to round ties HALF_UP
+    elif _is_variant(value) and not isinstance(value, exp.JSONExtract):
+        # a VARIANT column is JSON text: CAST keeps a string's quotes, json_extract_string does not
+        # (an object or array gives its JSON text and a JSON null NULL, as Databricks' cast does)
+        value = exp.func("json_extract_string", _fx(value), exp.Literal.string("$"))
     else:
         value = _fx(value)
     return _cast(value, to, try_=isinstance(node, exp.TryCast))
