@@ -89,7 +89,10 @@ def test_run_all_then_unseeded_then_same_seed(cli, home):
     first = cli("run-all", "--seed", "7", "--as-of", "2026-11-01")
     assert first.exit_code == 0, first.output
     for table in TABLES:  # every table is shown with its row count
-        assert table.split(".")[1] in first.stdout
+        row = re.search(rf"│ ecommerce\.{re.escape(table)} +│ [a-z ]+ +│ +([\d,]+) │", first.stdout)
+        assert row, f"{table} is not in the output"
+        shown = int(row.group(1).replace(",", ""))
+        assert shown == count(home, table), table
     assert "reconciliation" in first.stdout
     assert count(home, "bronze.orders") == 300
     assert (home / "dashboards" / "index.html").is_file()
