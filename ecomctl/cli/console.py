@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import sys
+from decimal import Decimal
 from typing import Any, Iterable
 
 from rich.console import Console
@@ -134,7 +135,7 @@ class PipelineConsole:
         table.add_row("  transport redeliveries", "", _num(r["transport_duplicates"]))
         table.add_row("  producer resends", "", _num(r["producer_duplicates"]))
         mark = "[green]yes[/green]" if r["balanced"] else "[red]NO[/red]"
-        table.add_row("balanced (received = valid + rejected + duplicates; landed = received)", "", mark)
+        table.add_row("balanced", "", mark)
         self.console.print(table)
 
     def error(self, text: str, *, debug_hint: bool = True) -> None:
@@ -158,6 +159,8 @@ def _cell(value: Any) -> str:
     if value is None:
         return "-"
     if isinstance(value, int) and not isinstance(value, bool):
+        return f"{value:,}"
+    if isinstance(value, Decimal):
         return f"{value:,}"
     return _escape(str(value))
 
