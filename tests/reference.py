@@ -270,14 +270,33 @@ def parse_timestamp(text: str) -> datetime | None:
     return dt
 
 
+_BIGINT = (-(2 ** 63), 2 ** 63 - 1)
+_INT = (-(2 ** 31), 2 ** 31 - 1)
+# Range checks in field order: a number must fit its column (money after rounding to 2 decimals).
+_RANGES = (("base_price", "money"), ("unit_price", "money"), ("quantity", "int"),
+           ("total_amount", "money"))
+
+
 def _type_ok(value: Any, kind: str) -> bool:
-    if kind == "integer":
-        return isinstance(value, _JsonNumber) and value.is_int
+    if kind == "integer":  # a JSON integer that fits BIGINT (a larger one is not an integer)
+        return (isinstance(value, _JsonNumber) and value.is_int
+                and _BIGINT[0] <= value.value <= _BIGINT[1])
     if kind == "number":
         return isinstance(value, _JsonNumber)
     if kind == "timestamp":
         return isinstance(value, str) and parse_timestamp(value) is not None
     return isinstance(value, str)
+
+
+def _fits(value: Decimal, kind: str) -> bool:
+    """Whether CAST(value AS INT) / CAST(value AS DECIMAL(12,2)) succeeds."""
+    if kind == "int":
+        return _INT[0] <= value <= _INT[1]
+    try:
+        _money(value)
+    except OverflowError:
+        return False
+    return True
 
 
 def _text(value: Any) -> str:
@@ -310,6 +329,9 @@ def validate(body: str) -> tuple[dict | None, str | None]:
     for f in REQUIRED_FIELDS:
         if not _type_ok(obj[f], FIELD_TYPES[f]):
             return None, f"wrong type: {f} must be {FIELD_TYPES[f]}"
+    for f, kind in _RANGES:
+        if not _fits(obj[f].value, kind):
+            return None, f"out of range: {f}"
     sv, qty, disc = obj["schema_version"], obj["quantity"], obj["discount_pct"]
     if sv.value != 1:
         return None, f"unknown schema_version: {_text(sv)}"

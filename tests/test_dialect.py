@@ -160,6 +160,40 @@ VARIANT_COLUMNS = [
     ("SELECT schema_of_variant(try_parse_json('null'))", "VOID"),
     ("SELECT schema_of_variant(try_parse_json(' \"s\" '))", "STRING"),
     ("SELECT schema_of_variant(try_parse_json(NULL))", None),
+    # try_parse_json: a repeated key at the top level is refused (Databricks: parse_json fails with
+    # VARIANT_DUPLICATE_KEY, try_parse_json gives NULL); DuckDB's reader alone accepts it
+    ("SELECT try_parse_json('{\"a\":1,\"a\":2}') IS NULL", True),
+    ("SELECT try_parse_json('{\"a\":1,\"b\":2,\"a\":1}') IS NULL", True),
+    ("SELECT try_parse_json('{\"a\":1,\"b\":{\"a\":2}}'):b.a::int", 2),  # same key, other object
+    ("SELECT try_parse_json('{}') IS NULL", False),
+    ("SELECT schema_of_variant(try_parse_json('[1, 1]'))", "ARRAY<...>"),
+    ("SELECT schema_of_variant(try_parse_json('7'))", "BIGINT"),
+    # a JSON integer is BIGINT only when it fits a long (DuckDB types 0 .. 2^64-1 UBIGINT);
+    # Databricks types a larger one DECIMAL(p,0), locally DECIMAL(20,0) or DOUBLE: not BIGINT
+    ("SELECT schema_of_variant(try_parse_json('{\"n\":9223372036854775807}'):n)", "BIGINT"),
+    ("SELECT schema_of_variant(try_parse_json('{\"n\":-9223372036854775808}'):n)", "BIGINT"),
+    ("SELECT schema_of_variant(try_parse_json('{\"n\":9223372036854775808}'):n)", "DECIMAL(20,0)"),
+    ("SELECT schema_of_variant(j) FROM (SELECT v:n AS j FROM (SELECT "
+     "try_parse_json('{\"n\":18446744073709551615}') AS v))", "DECIMAL(20,0)"),
+    ("SELECT schema_of_variant(try_parse_json('{\"n\":99999999999999999999}'):n) <> 'BIGINT'", True),
+    # try_cast of a VARIANT number: NULL where the cast would fail (the bronze range checks), and
+    # a cast to a smaller scale rounds HALF_UP instead of failing
+    ("SELECT try_cast(j AS DECIMAL(12, 2)) FROM (SELECT v:n AS j FROM (SELECT "
+     "try_parse_json('{\"n\":100000000000000000000.0}') AS v))", None),
+    ("SELECT try_cast(j AS DECIMAL(12, 2)) FROM (SELECT v:n AS j FROM (SELECT "
+     "try_parse_json('{\"n\":9999999999.995}') AS v))", None),
+    ("SELECT try_cast(j AS DECIMAL(12, 2)) FROM (SELECT v:n AS j FROM (SELECT "
+     "try_parse_json('{\"n\":9999999999.994}') AS v))", Decimal("9999999999.99")),
+    ("SELECT try_cast(j AS DECIMAL(12, 2)) FROM (SELECT v:n AS j FROM (SELECT "
+     "try_parse_json('{\"n\":1e400}') AS v))", None),
+    ("SELECT try_cast(j AS INT) FROM (SELECT v:n AS j FROM (SELECT "
+     "try_parse_json('{\"n\":3000000000}') AS v))", None),
+    ("SELECT try_cast(j AS INT) FROM (SELECT v:n AS j FROM (SELECT "
+     "try_parse_json('{\"n\":2147483647}') AS v))", 2147483647),
+    ("SELECT CAST(j AS DECIMAL(18, 6)) FROM (SELECT v:n AS j FROM (SELECT "
+     "try_parse_json('{\"n\":10.123456789}') AS v))", Decimal("10.123457")),
+    ("SELECT CAST(j AS DECIMAL(12, 2)) FROM (SELECT v:n AS j FROM (SELECT "
+     "try_parse_json('{\"n\":-10.125}') AS v))", Decimal("-10.13")),
     # <=> matches NULL to NULL (the transport dedupe joins its keys with it)
     ("SELECT count(*) FROM VALUES (1, NULL), (2, 'a') AS r(k, s) LEFT ANTI JOIN "
      "(SELECT NULL AS s) AS d ON r.s <=> d.s", 1),

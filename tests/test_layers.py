@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime, timezone
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -87,6 +88,25 @@ REJECTS = [
     (event(order_status='"Shipped"'), "unknown order_status: Shipped"),
     (event(total_amount="234"), "total_amount mismatch: 234"),
     (event(total_amount="233.96"), "total_amount mismatch: 233.96"),  # 0.02 off
+    # a repeated key is not JSON (Databricks' parse_json refuses it; DuckDB's reader takes it)
+    (event()[:-1] + ',"order_id":"HAND-DUP"}', "invalid JSON"),
+    ('{"a":1,"a":1}', "invalid JSON"),
+    # numbers that do not fit their column are rejected, never cast (a failing cast would fail
+    # the statement on every run): after the types, before the value rules, in field order
+    (event(base_price="100000000000000000000.0"), "out of range: base_price"),
+    (event(unit_price="100000000000000000000.0"), "out of range: unit_price"),
+    (event(unit_price="1e400"), "out of range: unit_price"),
+    (event(quantity="3000000000"), "out of range: quantity"),
+    (event(quantity="9223372036854775807"), "out of range: quantity"),  # a BIGINT, not an INT
+    (event(total_amount="100000000000000000000.0"), "out of range: total_amount"),
+    (event(total_amount="9999999999.995"), "out of range: total_amount"),  # rounds to 10^10
+    (event(unit_price="1e20", quantity="3000000000", schema_version="2"), "out of range: unit_price"),
+    # an integer beyond BIGINT is not an integer (Databricks: DECIMAL(p,0); DuckDB: UBIGINT / DOUBLE)
+    (event(schema_version="99999999999999999999"), "wrong type: schema_version must be integer"),
+    (event(schema_version="9223372036854775808"), "wrong type: schema_version must be integer"),
+    (event(quantity="99999999999999999999"), "wrong type: quantity must be integer"),
+    (event(discount_pct="100000000000000000000000"),
+     "discount_pct out of range: 100000000000000000000000"),
 ]
 
 # Valid events that pin edge cases down; each is its own order unless said otherwise.
@@ -104,6 +124,16 @@ ACCEPTED = [
           product_name='"Bookshelf (oak)"', brand='"IKEA"', category='"Furniture"',
           base_price="79.99", unit_price="79.99", quantity="1", discount_pct="0",
           total_amount="79.99"),
+    # many decimals are rounded by the casts, never fail them (2 x 10.123456789 = 20.246913578)
+    event(order_id='"HAND-8"', product_id='"P900"', base_price="10.123456789",
+          unit_price="10.123456789", quantity="2", discount_pct="0.005",
+          total_amount="20.246913578"),
+    # the largest values that fit: money 9999999999.994 (-> 9999999999.99), quantity 2^31 - 1
+    event(order_id='"HAND-9"', product_id='"P901"', base_price="9999999999.994",
+          unit_price="9999999999.99", quantity="1", discount_pct="0",
+          total_amount="9999999999.99"),
+    event(order_id='"HAND-10"', product_id='"P902"', base_price="0.01", unit_price="0.000001",
+          quantity="2147483647", discount_pct="0", total_amount="2147.48"),
 ]
 
 
@@ -239,7 +269,8 @@ def test_hand_made_valid_events_are_orders(pipeline):
         "WHERE order_id LIKE 'HAND-%'").rows)
     assert rows == {"HAND-1": "delivered", "HAND-2": "placed", "HAND-3": "placed",
                     "HAND-4": "placed", "HAND-5": "cancelled", "HAND-6": "placed",
-                    "HAND-7": "placed"}
+                    "HAND-7": "placed", "HAND-8": "placed", "HAND-9": "placed",
+                    "HAND-10": "placed"}
     (order_ts,), = warehouse.query(
         f"SELECT order_ts FROM {_fqn('bronze.orders')} WHERE order_id = 'HAND-2'").rows
     assert order_ts == datetime(2026, 11, 1, 21, 30)  # +02:00 converted to UTC
@@ -247,6 +278,13 @@ def test_hand_made_valid_events_are_orders(pipeline):
         f"SELECT DISTINCT product_name FROM {_fqn('silver.order_details')} "
         "WHERE product_id = 'P010'").rows
     assert name == "Bookshelf (oak)"  # the re-join uses the latest product event
+    rows = warehouse.query(
+        f"SELECT order_id, quantity, unit_price, discount_pct, total_amount FROM "
+        f"{_fqn('bronze.orders')} WHERE order_id IN ('HAND-8', 'HAND-9', 'HAND-10')").rows
+    assert sorted(rows) == [
+        ("HAND-10", 2147483647, Decimal("0.00"), Decimal("0.00"), Decimal("2147.48")),
+        ("HAND-8", 2, Decimal("10.12"), Decimal("0.01"), Decimal("20.25")),
+        ("HAND-9", 1, Decimal("9999999999.99"), Decimal("0.00"), Decimal("9999999999.99"))]
 
 
 def test_reconciliation(pipeline):

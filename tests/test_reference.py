@@ -150,8 +150,36 @@ def test_parse_timestamp(text, expected):
     (body(customer_id=N("1023")), "wrong type: customer_id must be string"),
     (body(event_type=N("1")), "wrong type: event_type must be string"),
     (body(order_ts="nope", quantity="2"), "wrong type: order_ts must be timestamp"),
+    # integer = a JSON integer that fits BIGINT (-2^63 .. 2^63-1): Databricks types a larger one
+    # DECIMAL(p,0), not BIGINT
+    (body(schema_version=N("99999999999999999999")), "wrong type: schema_version must be integer"),
+    (body(schema_version=N("9223372036854775808")), "wrong type: schema_version must be integer"),
+    (body(quantity=N("-9223372036854775809")), "wrong type: quantity must be integer"),
+    # out of range, field order (base_price, unit_price, quantity, total_amount), after the types
+    # and before the value rules: money must fit DECIMAL(12,2) after HALF_UP to 2 decimals
+    (body(base_price=N("10000000000")), "out of range: base_price"),
+    (body(base_price=N("-10000000000.00")), "out of range: base_price"),
+    (body(base_price=N("9999999999.995")), "out of range: base_price"),  # rounds to 10^10
+    (body(base_price=N("1e400")), "out of range: base_price"),
+    (body(unit_price=N("100000000000000000000.0")), "out of range: unit_price"),
+    (body(unit_price=N("1E10"), total_amount=N("1e10")), "out of range: unit_price"),
+    (body(quantity=N("3000000000"), total_amount=N("30000000000.00")), "out of range: quantity"),
+    (body(quantity=N("2147483648")), "out of range: quantity"),              # 2^31
+    (body(quantity=N("-2147483649")), "out of range: quantity"),
+    (body(quantity=N("9223372036854775807")), "out of range: quantity"),     # BIGINT max
+    (body(total_amount=N("100000000000000000000.0")), "out of range: total_amount"),
+    (body(total_amount=N("-9999999999.995")), "out of range: total_amount"),
+    # first failing range in field order; ranges come after the types, before the value rules
+    (body(unit_price=N("1e20"), base_price=N("1e20")), "out of range: base_price"),
+    (body(total_amount=N("1e20"), quantity=N("3000000000")), "out of range: quantity"),
+    (body(unit_price=N("1e20"), quantity="2"), "wrong type: quantity must be integer"),
+    (body(quantity=N("3000000000"), schema_version=N("2")), "out of range: quantity"),
+    (body(total_amount=N("1e20"), discount_pct=N("500")), "out of range: total_amount"),
     (body(schema_version=N("2")), "unknown schema_version: 2"),
     (body(schema_version=N("2"), quantity=N("0")), "unknown schema_version: 2"),
+    (body(schema_version=N("9223372036854775807")),
+     "unknown schema_version: 9223372036854775807"),
+    (body(quantity=N("-2147483648")), "quantity below 1: -2147483648"),
     (body(quantity=N("0")), "quantity below 1: 0"),
     (body(quantity=N("-3")), "quantity below 1: -3"),
     (body(discount_pct=N("100.5")), "discount_pct out of range: 100.5"),
@@ -184,6 +212,13 @@ def test_reject_reason(text, reason):
     {"discount_pct": N("0.0"), "unit_price": N("1e1"), "total_amount": N("10")},
     {"customer_name": "", "event_type": "anything", "extra": [1, {"x": None}]},
     {"event_time": "2024-03-01T02:00:00+02:00"},
+    # the largest values that fit: money 9999999999.994 (-> 9999999999.99), quantity 2^31-1
+    {"base_price": N("9999999999.994"), "unit_price": N("9999999999.99"),
+     "total_amount": N("9999999999.99")},
+    {"quantity": N("2147483647"), "unit_price": N("0.000001"), "total_amount": N("2147.48")},
+    # many decimals: rounded by the casts, never rejected (2 x 10.123456789 = 20.246913578)
+    {"base_price": N("10.123456789"), "unit_price": N("10.123456789"), "quantity": N("2"),
+     "total_amount": N("20.246913578")},
 ])
 def test_valid_events(overrides):
     fields, reason = validate(body(**overrides))
@@ -201,6 +236,22 @@ def test_valid_event_is_normalized_to_column_types():
     assert str(fields["total_amount"]) == "10.01"
     assert fields["event_time"] == datetime(2024, 3, 1, 0, 0)
     assert type(fields["quantity"]) is int and fields["quantity"] == 1
+
+
+def test_limits_and_many_decimals_are_cast_not_rejected():
+    fields, reason = validate(body(base_price=N("9999999999.994"), unit_price=N("10.123456789"),
+                                   quantity=N("2147483647"), discount_pct=N("99.999"),
+                                   total_amount=N("-9999999999.994")))
+    # not a valid total, but every range passed: the value rules run
+    assert (fields, reason) == (None, "total_amount mismatch: -9999999999.994")
+    # 2 x 10.123456789 x 89.995% = 18.22120985... -> 18.22, 18.2222 is 0.0022 off
+    fields, reason = validate(body(base_price=N("10.123456789"), unit_price=N("10.123456789"),
+                                   quantity=N("2"), discount_pct=N("10.005"),
+                                   total_amount=N("18.2222")))
+    assert reason is None
+    assert (str(fields["base_price"]), str(fields["unit_price"])) == ("10.12", "10.12")
+    assert str(fields["discount_pct"]) == "10.01"  # DECIMAL(5,2) HALF_UP
+    assert str(fields["total_amount"]) == "18.22"
 
 
 # ---------------------------------------------------------------------------

@@ -15,7 +15,10 @@ Local semantics worth knowing (documented gaps, not bugs):
   not tracked. `v:path` of a VARIANT is its JSON fragment (a JSON null stays 'null', a missing path
   is NULL), so schema_of_variant(j_qty) and j_qty::bigint / ::string work on the column.
 - try_parse_json accepts what DuckDB's JSON reader accepts, which is laxer than Databricks
-  ('[1,]', 'NaN' parse locally).
+  ('[1,]', 'NaN' parse locally). A repeated key in the top-level object gives NULL as on Databricks;
+  a repeated key in a nested object is accepted locally (Databricks: NULL).
+- schema_of_variant of a JSON integer beyond BIGINT is 'DECIMAL(20,0)' or 'DOUBLE' locally
+  (Databricks: 'DECIMAL(p,0)', or 'DOUBLE' beyond 38 digits): never 'BIGINT' on either.
 - Division results go through DOUBLE then DECIMAL(38, 9) before ROUND / CAST to DECIMAL, so ties
   round HALF_UP like Databricks' exact decimal division; beyond 9 decimals the two may differ.
 """
@@ -338,13 +341,20 @@ def _fix_function(node: "exp.Anonymous") -> "exp.Expression":
     name = str(node.this).upper()
     args = node.expressions
     if name == "TRY_PARSE_JSON" and len(args) == 1:
-        # TRY_CAST to JSON is NULL exactly where json_valid is false, with one parse instead of two
-        return exp.TryCast(this=_fx(args[0]), to=exp.DataType.build("JSON"))
+        return _try_parse_json(_fx(args[0]))
     if name == "SCHEMA_OF_VARIANT" and len(args) == 1:
         json_type = _json_type(args[0])
         case = exp.Case(this=json_type)
         for duck, databricks in _VARIANT_SCHEMA.items():
-            case = case.when(exp.Literal.string(duck), exp.Literal.string(databricks), copy=False)
+            result: exp.Expression = exp.Literal.string(databricks)
+            if duck in ("UBIGINT", "HUGEINT"):
+                # DuckDB types every non-negative integer UBIGINT; Databricks' BIGINT is a JSON
+                # integer that fits a long, a larger one is a DECIMAL(p,0) (the local p is 20)
+                fits = exp.TryCast(this=_variant_value(args[0]), to=exp.DataType.build("BIGINT"))
+                result = exp.Case().when(exp.Is(this=fits, expression=exp.Null()),
+                                         exp.Literal.string("DECIMAL(20,0)"), copy=False
+                                         ).else_(result, copy=False)
+            case = case.when(exp.Literal.string(duck), result, copy=False)
         return case
     if name == "IS_VARIANT_NULL" and len(args) == 1:
         is_null = exp.EQ(this=_json_type(args[0]), expression=exp.Literal.string("NULL"))
@@ -462,6 +472,29 @@ def _variant_fragment(node: "exp.JSONExtract") -> "exp.Expression":
     return exp.Anonymous(this="list_extract", expressions=[
         exp.Anonymous(this="json_extract", expressions=[base, every]),
         exp.Literal.number(position)])
+
+
+def _try_parse_json(text: "exp.Expression") -> "exp.Expression":
+    """try_parse_json(text): TRY_CAST to JSON is NULL exactly where json_valid is false, with one
+    parse instead of two; Databricks also refuses an object with a repeated key (NULL here), which
+    DuckDB's reader accepts, so the top-level keys must be distinct (the json_keys of a non-object
+    are []). DuckDB computes the repeated TRY_CAST and json_keys once per row."""
+    _, exp = _sqlglot()
+    parsed = exp.TryCast(this=text, to=exp.DataType.build("JSON"))
+    keys = exp.Anonymous(this="json_keys", expressions=[parsed.copy()])
+    repeated = exp.NEQ(this=exp.func("len", keys.copy()),
+                       expression=exp.func("len", exp.Anonymous(this="list_distinct",
+                                                                expressions=[keys])))
+    return exp.Case().when(repeated, exp.Null(), copy=False).else_(parsed, copy=False)
+
+
+def _variant_value(arg: "exp.Expression") -> "exp.Expression":
+    """The JSON text of a VARIANT argument: v:path as its fragment, any other as is."""
+    _, exp = _sqlglot()
+    if isinstance(arg, exp.JSONExtract):
+        return exp.func("json_extract", _fx(arg.this.copy()),
+                        exp.Literal.string(_path_sql(arg.expression)))
+    return _fx(arg.copy())
 
 
 def _json_type(arg: "exp.Expression") -> "exp.Expression":

@@ -189,7 +189,18 @@ checked AS (
       WHEN t_payment_method <> 'STRING' THEN 'wrong type: payment_method must be string'
       WHEN t_order_status <> 'STRING'   THEN 'wrong type: order_status must be string'
 
-      -- Value rules; every field now has its JSON type, so the casts below cannot fail.
+      -- Ranges (field order): a number that does not fit its column type is rejected, never cast.
+      -- bronze is rebuilt from the append-only raw_events, so one failing cast would fail this
+      -- statement on every run. try_cast is NULL exactly where the cast would fail; a money cast
+      -- rounds HALF_UP to 2 decimals first (9999999999.995 does not fit DECIMAL(12,2)).
+      WHEN try_cast(j_base_price AS DECIMAL(12, 2)) IS NULL   THEN 'out of range: base_price'
+      WHEN try_cast(j_unit_price AS DECIMAL(12, 2)) IS NULL   THEN 'out of range: unit_price'
+      WHEN try_cast(j_quantity AS INT) IS NULL                THEN 'out of range: quantity'
+      WHEN try_cast(j_total_amount AS DECIMAL(12, 2)) IS NULL THEN 'out of range: total_amount'
+
+      -- Value rules. Every field now has its JSON type (an integer is a BIGINT: a larger JSON
+      -- integer is a DECIMAL(p,0), a wrong type above) and the money and quantity fit their
+      -- columns, so the casts below cannot fail.
       -- <value> is the field's JSON text (::string of a JSON number gives the number as text).
       WHEN j_schema_version::bigint <> 1
         THEN concat('unknown schema_version: ', j_schema_version::string)
@@ -201,7 +212,8 @@ checked AS (
       WHEN j_order_status::string NOT IN ('placed', 'shipped', 'delivered', 'cancelled', 'returned')
         THEN concat('unknown order_status: ', j_order_status::string)
       -- The total rule on the numbers as sent (scale 6, before the money casts); exactly 0.01 off
-      -- is accepted, so the comparison must be exact decimal arithmetic.
+      -- is accepted, so the comparison must be exact decimal arithmetic. The ranges above keep
+      -- every operand within DECIMAL(18, 6) (a cast to a smaller scale rounds, it does not fail).
       WHEN abs(
              j_total_amount::decimal(18, 6)
              - ROUND(j_quantity::bigint * j_unit_price::decimal(18, 6)
