@@ -347,6 +347,9 @@ def validate(body: str) -> tuple[dict | None, str | None]:
         Fraction(qty.value) * Fraction(unit) * (100 - Fraction(disc.value)) / 100, 2)
     if abs(Fraction(total) - Fraction(expected)) > Fraction(1, 100):
         return None, f"total_amount mismatch: {_text(obj['total_amount'])}"
+    # Last, a derived value: silver's gross_amount = quantity x unit_price must fit DECIMAL(12,2).
+    if not _fits(qty.value * _money(unit), "money"):
+        return None, "out of range: gross_amount"
 
     fields = {f: obj[f] for f in REQUIRED_FIELDS if FIELD_TYPES[f] == "string"}
     fields["schema_version"] = int(sv.value)

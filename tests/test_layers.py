@@ -100,6 +100,9 @@ REJECTS = [
     (event(quantity="9223372036854775807"), "out of range: quantity"),  # a BIGINT, not an INT
     (event(total_amount="100000000000000000000.0"), "out of range: total_amount"),
     (event(total_amount="9999999999.995"), "out of range: total_amount"),  # rounds to 10^10
+    # each field fits, their product (silver's gross_amount) does not
+    (event(quantity="2147483647", unit_price="9999999999.99", discount_pct="100", total_amount="0"),
+     "out of range: gross_amount"),
     (event(unit_price="1e20", quantity="3000000000", schema_version="2"), "out of range: unit_price"),
     # an integer beyond BIGINT is not an integer (Databricks: DECIMAL(p,0); DuckDB: UBIGINT / DOUBLE)
     (event(schema_version="99999999999999999999"), "wrong type: schema_version must be integer"),

@@ -175,6 +175,11 @@ def test_parse_timestamp(text, expected):
     (body(unit_price=N("1e20"), quantity="2"), "wrong type: quantity must be integer"),
     (body(quantity=N("3000000000"), schema_version=N("2")), "out of range: quantity"),
     (body(total_amount=N("1e20"), discount_pct=N("500")), "out of range: total_amount"),
+    # every field fits but quantity x unit_price (silver's gross_amount) does not: total 0 at 100%
+    (body(quantity=N("2147483647"), unit_price=N("9999999999.99"), discount_pct=N("100"),
+          total_amount=N("0")), "out of range: gross_amount"),
+    (body(quantity=N("2"), unit_price=N("5000000000.00"), discount_pct=N("100"),
+          total_amount=N("0")), "out of range: gross_amount"),
     (body(schema_version=N("2")), "unknown schema_version: 2"),
     (body(schema_version=N("2"), quantity=N("0")), "unknown schema_version: 2"),
     (body(schema_version=N("9223372036854775807")),

@@ -220,6 +220,10 @@ checked AS (
                      * (100 - j_discount_pct::decimal(18, 6)) / 100, 2)
            ) > 0.01
         THEN concat('total_amount mismatch: ', j_total_amount::string)
+      -- Last, a derived value: silver's gross_amount = quantity x unit_price must fit
+      -- DECIMAL(12,2) as well (each may fit while the product does not, e.g. at 100% discount).
+      WHEN try_cast(j_quantity::bigint * j_unit_price::decimal(12, 2) AS DECIMAL(12, 2)) IS NULL
+        THEN 'out of range: gross_amount'
     END AS reason
   FROM timestamps
 )
