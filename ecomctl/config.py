@@ -90,30 +90,32 @@ _BY_ATTR = {s.attr: s for s in SETTINGS}
 
 @dataclass(frozen=True)
 class Settings:
-    target: str = "local"
-    home: Path = Path(".ecomctl")
-    catalog: str = "ecommerce"
-    bronze_schema: str = "bronze"
-    silver_schema: str = "silver"
-    gold_schema: str = "gold"
-    meta_schema: str = "ecomctl_meta"
-    volume: str = "landing"
-    event_count: int = 300
-    ingest_batch: int = 100_000
-    partitions: int = 4
-    retention_days: int = 7
-    duckdb_memory_limit: str = "1GB"
-    eventhub_name: str = "orders"
-    eventhub_connection_string: Secret = field(default_factory=lambda: Secret(""))
-    eventhub_namespace: str = ""
-    eventhub_consumer_group: str = "$Default"
-    keyvault_url: str = ""
-    keyvault_secret_name: str = ""
-    databricks_host: str = ""
-    databricks_token: Secret = field(default_factory=lambda: Secret(""))
-    databricks_profile: str = ""
-    databricks_warehouse_id: str = ""
-    databricks_http_path: str = ""
+    """Every setting in force; built by Settings.load, whose defaults are the SETTINGS table's."""
+
+    target: str
+    home: Path
+    catalog: str
+    bronze_schema: str
+    silver_schema: str
+    gold_schema: str
+    meta_schema: str
+    volume: str
+    event_count: int
+    ingest_batch: int
+    partitions: int
+    retention_days: int
+    duckdb_memory_limit: str
+    eventhub_name: str
+    eventhub_connection_string: Secret
+    eventhub_namespace: str
+    eventhub_consumer_group: str
+    keyvault_url: str
+    keyvault_secret_name: str
+    databricks_host: str
+    databricks_token: Secret
+    databricks_profile: str
+    databricks_warehouse_id: str
+    databricks_http_path: str
     # Where each value came from (a flag, an environment variable, the .env file), for error messages.
     origins: dict = field(default_factory=dict, repr=False, compare=False)
 
@@ -123,21 +125,23 @@ class Settings:
              env_file: Path | None = None) -> "Settings":
         """Resolve every setting: overrides (flags) > environ > env_file > default."""
         environ = os.environ if environ is None else environ
-        file_values = _read_env_file(env_file)
+        env_file, file_values = _read_env_file(env_file)
         overrides = {k: v for k, v in (overrides or {}).items() if v is not None}
         values: dict[str, Any] = {}
         origins: dict[str, str] = {}
         for setting in SETTINGS:
+            origin = setting.env
             if setting.attr in overrides:
                 raw, origin = overrides[setting.attr], _flag_name(setting)
+                described = origin
             elif environ.get(setting.env, "") != "":
-                raw, origin = environ[setting.env], setting.env
+                raw, described = environ[setting.env], origin
             elif file_values.get(setting.env):
-                raw, origin = file_values[setting.env], f"{setting.env} (from {env_file})"
+                raw, described = file_values[setting.env], f"{origin} (from {env_file})"
             else:
-                raw, origin = setting.default, setting.env
-            values[setting.attr] = _convert(setting, raw, origin)
-            origins[setting.attr] = origin.split(" ")[0]
+                raw, described = setting.default, origin
+            values[setting.attr] = _convert(setting, raw, described)
+            origins[setting.attr] = origin
         return cls(**values, origins=origins)
 
     def origin(self, attr: str) -> str:
@@ -190,17 +194,18 @@ def _flag_name(setting: Setting) -> str:
     return "--" + setting.attr.replace("_", "-")
 
 
-def _read_env_file(path: Path | None) -> dict[str, str]:
+def _read_env_file(path: Path | None) -> tuple[Path | None, dict[str, str]]:
+    """The env file in use (--env-file, else ./.env when present) and its values."""
     if path is None:
         default = Path(".env")
         if not default.is_file():
-            return {}
+            return None, {}
         path = default
     elif not path.is_file():
         raise ConfigError("--env-file", f"{path} does not exist or is not a file")
     from dotenv import dotenv_values
 
-    return {k: v for k, v in dotenv_values(path).items() if v is not None}
+    return path, {k: v for k, v in dotenv_values(path).items() if v is not None}
 
 
 def _convert(setting: Setting, raw: Any, origin: str) -> Any:

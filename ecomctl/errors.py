@@ -35,6 +35,7 @@ class SqlError(EcomctlError):
             where += f" (line {line})"
         super().__init__(f"{where}: {problem}", hint=hint)
         self.file = file
+        self.problem = problem
         self.statement = statement
         self.line = line
 

@@ -15,15 +15,19 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import TYPE_CHECKING, Callable, Sequence
 
 from ecomctl.errors import EcomctlError
-from ecomctl.events.transport import ReceivedEvent, Transport
+from ecomctl.events.transport import PartitionState, ReceivedEvent, Transport
+from ecomctl.warehouse.sqlfiles import string_literal
+
+if TYPE_CHECKING:
+    from ecomctl.warehouse.base import Warehouse
 
 CHECKPOINTS_SQL = """
 SELECT partition_id, MAX(sequence_number) AS checkpoint
 FROM ${catalog}.${bronze}.raw_events
-WHERE source = '{source}'
+WHERE source = {source}
 GROUP BY partition_id
 """
 
@@ -56,10 +60,17 @@ class IngestSummary:
         return sum(p.files for p in self.partitions)
 
 
-def read_checkpoints(query: Callable[[str], Sequence[tuple]], source: str) -> dict[str, int]:
+def read_checkpoints(warehouse: "Warehouse", source: str) -> dict[str, int]:
     """Checkpoint per partition, derived from what has landed in raw_events."""
-    rows = query(CHECKPOINTS_SQL.replace("{source}", source.replace("'", "''")))
+    rows = warehouse.query(CHECKPOINTS_SQL.replace("{source}", string_literal(source))).rows
     return {str(pid): int(seq) for pid, seq in rows}
+
+
+def expired_unread(state: PartitionState, checkpoint: int) -> int:
+    """Events between the checkpoint and the oldest retained one: they expired before landing."""
+    if state.last_sequence_number < 0:
+        return 0
+    return max(state.beginning_sequence_number - (checkpoint + 1), 0)
 
 
 def landing_file_name(source: str, partition_id: str, events: Sequence[ReceivedEvent]) -> str:
@@ -116,11 +127,8 @@ def ingest_partitions(transport: Transport, checkpoints: Callable[[], dict[str, 
     for pid in transport.partition_ids():
         state = transport.partition_state(pid)
         checkpoint = start.get(pid, -1)
-        plan = PartitionIngest(pid, checkpoint, state.last_sequence_number)
-        # Events between the checkpoint and the oldest retained one expired unread.
-        if state.beginning_sequence_number > checkpoint + 1 and state.last_sequence_number >= 0:
-            plan.expired = state.beginning_sequence_number - (checkpoint + 1)
-        plans.append(plan)
+        plans.append(PartitionIngest(pid, checkpoint, state.last_sequence_number,
+                                     expired=expired_unread(state, checkpoint)))
     total = sum(max(p.end_sequence - p.start_checkpoint - p.expired, 0) for p in plans)
     done = 0
     for plan in plans:

@@ -14,7 +14,7 @@ from typing import Any, Sequence
 from ecomctl.config import Settings
 from ecomctl.errors import EcomctlError
 from ecomctl.results import NullReporter, ObjectResult, Reporter, StepResult, utc_now
-from ecomctl.targets import has_state, make_transport, make_warehouse
+from ecomctl.targets import check_settings, has_state, make_transport, make_warehouse
 
 STEP_DESCRIPTIONS = {
     "setup": "apply pending setup SQL, check the transport",
@@ -38,6 +38,7 @@ SELECT
 
 class Pipeline:
     def __init__(self, settings: Settings, reporter: Reporter | None = None) -> None:
+        check_settings(settings)  # settings that cannot work on their target fail before any step
         self.settings = settings
         self.reporter: Reporter = reporter or NullReporter()
 
@@ -127,7 +128,7 @@ class Pipeline:
             recovered = load()  # files a crashed run wrote but did not load
             summary = ingest_partitions(
                 self.transport,
-                lambda: read_checkpoints(lambda sql: self.warehouse.query(sql).rows, source),
+                lambda: read_checkpoints(self.warehouse, source),
                 land_and_load, self.settings.ingest_batch,
                 on_progress=lambda done, total: self.reporter.progress("ingest", done, total))
             step.objects.append(ObjectResult(
@@ -222,7 +223,6 @@ class Pipeline:
 
     def _require_setup(self) -> None:
         """Steps after setup need its objects, and setup SQL that matches what was applied."""
-        from ecomctl.errors import MigrationError
         from ecomctl.warehouse import migrations
         from ecomctl.warehouse.sqlfiles import load_step
 
@@ -230,13 +230,7 @@ class Pipeline:
                 self.warehouse.table_rows(self.fqn("bronze", "raw_events")) is None:
             raise EcomctlError(f"{self.fqn('bronze', 'raw_events')} does not exist",
                                hint="run `ecomctl setup` first")
-        for state in migrations.status(self.warehouse, load_step("setup", self.sql_root)):
-            if state.state == "changed":
-                raise MigrationError(state.file.name, "edited after it was applied",
-                                     hint="restore it, or put the change in a new V file and run `ecomctl setup`")
-            if state.state == "pending":
-                raise EcomctlError(f"setup file {state.file.name} has not been applied",
-                                   hint="run `ecomctl setup`")
+        migrations.check_current(self.warehouse, load_step("setup", self.sql_root))
 
     def _step(self, name: str) -> "_StepTimer":
         return _StepTimer(name, self.reporter)

@@ -84,7 +84,7 @@ class Reporter(Protocol):
 
     def step_failed(self, result: StepResult) -> None: ...
 
-    def progress(self, task: str, completed: int, total: int | None, unit: str = "events") -> None: ...
+    def progress(self, task: str, completed: int, total: int | None) -> None: ...
 
     def message(self, text: str) -> None: ...
 
@@ -101,7 +101,7 @@ class NullReporter:
     def step_failed(self, result: StepResult) -> None:
         pass
 
-    def progress(self, task: str, completed: int, total: int | None, unit: str = "events") -> None:
+    def progress(self, task: str, completed: int, total: int | None) -> None:
         pass
 
     def message(self, text: str) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ecomctl.ingest import read_checkpoints
+from ecomctl.ingest import expired_unread, read_checkpoints
 from ecomctl.results import ObjectResult, StepResult
 
 if TYPE_CHECKING:
@@ -22,9 +22,8 @@ def collect_status(pipeline: "Pipeline", step: StepResult) -> None:
     step.details["set_up"] = True
     warehouse = pipeline.warehouse
     for layer in ("bronze", "silver", "gold"):
-        schema = getattr(settings, f"{layer}_schema")
-        for table in warehouse.tables(schema):
-            fqn = f"{settings.catalog}.{schema}.{table}"
+        for table in warehouse.tables(getattr(settings, f"{layer}_schema")):
+            fqn = pipeline.fqn(layer, table)
             step.objects.append(ObjectResult(fqn, "count", warehouse.table_rows(fqn), 0.0))
 
     _partition_lag(pipeline, step)
@@ -36,16 +35,15 @@ def _partition_lag(pipeline: "Pipeline", step: StepResult) -> None:
     raw_events = pipeline.fqn("bronze", "raw_events")
     checkpoints = {}
     if pipeline.warehouse.table_rows(raw_events) is not None:
-        checkpoints = read_checkpoints(lambda sql: pipeline.warehouse.query(sql).rows, transport.source)
+        checkpoints = read_checkpoints(pipeline.warehouse, transport.source)
     rows = []
     partitions = []
     for pid in transport.partition_ids():
         state = transport.partition_state(pid)
         landed = checkpoints.get(pid, -1)
         # Events that expired unread are not lag: nothing can read them any more.
-        expired = max(state.beginning_sequence_number - (landed + 1), 0) \
-            if state.last_sequence_number >= 0 else 0
-        lag = max(state.last_sequence_number - max(landed, state.beginning_sequence_number - 1), 0)
+        expired = expired_unread(state, landed)
+        lag = max(state.last_sequence_number - landed - expired, 0)
         enqueued = state.last_enqueued_time.isoformat() if state.last_enqueued_time else None
         rows.append([pid, state.last_sequence_number, landed, lag, expired, enqueued or "-"])
         partitions.append({"partition_id": pid, "last_enqueued_sequence": state.last_sequence_number,

@@ -8,8 +8,6 @@ from ecomctl.config import Settings
 from ecomctl.errors import ConfigError
 
 AVAILABLE_TARGETS = ("local",)
-# DuckDB reserves these catalog names; the local warehouse attaches its file under the catalog name.
-_RESERVED_LOCAL_CATALOGS = ("main", "system", "temp", "memory")
 
 
 def check_settings(settings: Settings) -> None:
@@ -18,9 +16,10 @@ def check_settings(settings: Settings) -> None:
         raise ConfigError(settings.origin("target"),
                           f"the {settings.target!r} target is not available in this version of "
                           "ecomctl; use 'local'")
-    if settings.target == "local" and settings.catalog.lower() in _RESERVED_LOCAL_CATALOGS:
-        raise ConfigError(settings.origin("catalog"),
-                          f"{settings.catalog!r} is reserved by DuckDB; choose another catalog name")
+    if settings.target == "local":
+        from ecomctl.warehouse.duckdb import DuckDBWarehouse
+
+        DuckDBWarehouse.check_catalog(settings.catalog, settings.origin("catalog"))
 
 
 def has_state(settings: Settings) -> bool:
@@ -39,7 +38,6 @@ def warehouse_names(settings: Settings):
 
 
 def make_transport(settings: Settings):
-    check_settings(settings)
     from ecomctl.events.eventlog import EmbeddedEventLog
 
     retention = timedelta(days=settings.retention_days) if settings.retention_days else None
@@ -48,7 +46,6 @@ def make_transport(settings: Settings):
 
 
 def make_warehouse(settings: Settings):
-    check_settings(settings)
     from ecomctl.warehouse.duckdb import DuckDBWarehouse
 
     return DuckDBWarehouse(settings.warehouse_path, warehouse_names(settings),

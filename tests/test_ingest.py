@@ -29,7 +29,7 @@ def _recon(p: Pipeline) -> dict:
 def _checkpoints(p: Pipeline) -> dict[str, int]:
     from ecomctl.ingest import read_checkpoints
 
-    return read_checkpoints(lambda sql: p.warehouse.query(sql).rows, p.transport.source)
+    return read_checkpoints(p.warehouse, p.transport.source)
 
 
 def test_checkpoint_is_the_last_landed_sequence_number(pipeline):

@@ -71,7 +71,6 @@ def run_command(ctx: typer.Context, command: str,
     from ecomctl.errors import EcomctlError
     from ecomctl.pipeline import Pipeline
     from ecomctl.results import RunReport, utc_now
-    from ecomctl.targets import check_settings
 
     options: GlobalOptions = ctx.obj
     console = PipelineConsole(to_stderr=options.json)
@@ -88,7 +87,6 @@ def run_command(ctx: typer.Context, command: str,
         console.scrub = errors.scrub = scrub
         report.target, report.home = settings.target, str(settings.home)
         report.settings = settings.public()
-        check_settings(settings)
         with Pipeline(settings, reporter=console) as pipeline:
             steps, reconciliation = work(pipeline, console)
         report.steps, report.reconciliation = steps, reconciliation

@@ -58,7 +58,7 @@ class PipelineConsole:
         elif not self.interactive:
             self.console.print(f"{step}: started ({description})", soft_wrap=True)
 
-    def progress(self, task: str, completed: int, total: int | None, unit: str = "events") -> None:
+    def progress(self, task: str, completed: int, total: int | None) -> None:
         if self._progress is not None and self._task is not None:
             self._progress.update(self._task, completed=completed, total=total)
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ecomctl.errors import EcomctlError, SqlError
+from ecomctl.warehouse.sqlfiles import render
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -36,7 +37,6 @@ GENIE_FIELDS = ("title", "description", "tables", "instructions", "questions")
 
 _FILE_NAME = re.compile(r"^(?P<number>\d{2})_(?P<name>[a-z][a-z0-9_]*)$")
 _HEADER_LINE = re.compile(r"^--\s*(?P<key>[A-Za-z_]+)\s*:\s*(?P<value>.*?)\s*$")
-_PLACEHOLDER = re.compile(r"\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)\}")
 _NAME_PART = r"(?:\$\{[A-Za-z_][A-Za-z0-9_]*\}|[A-Za-z_][A-Za-z0-9_]*)"
 _TABLE_NAME = re.compile(rf"^{_NAME_PART}\.{_NAME_PART}\.[A-Za-z_][A-Za-z0-9_]*$")
 _FIRST_KEYWORD = re.compile(r"^\s*(?P<word>[A-Za-z]+)")
@@ -120,18 +120,13 @@ def _read_text(path: Path) -> str:
 
 
 def _check_placeholders(path: Path, text: str, *, first_line: int = 1, what: str = "") -> None:
-    """Every `${` must open a known placeholder; strict, like the SQL runner's substitution."""
-    prefix = f"{what}: " if what else ""
-    for offset, line in enumerate(text.splitlines()):
-        for start in [m.start() for m in re.finditer(r"\$\{", line)]:
-            match = _PLACEHOLDER.match(line, start)
-            if match is None:
-                raise SqlError(str(path), f"{prefix}malformed placeholder near {line[start:start + 20]!r}",
-                               line=first_line + offset, hint="write ${name}")
-            if match["name"] not in PLACEHOLDERS:
-                raise SqlError(str(path), f"{prefix}unknown placeholder ${{{match['name']}}}",
-                               line=first_line + offset,
-                               hint="known: " + ", ".join(f"${{{n}}}" for n in sorted(PLACEHOLDERS)))
+    """Every `${` must open a known placeholder: the SQL runner's own strict substitution, run dry."""
+    try:
+        render(text, {name: name for name in PLACEHOLDERS}, str(path))
+    except SqlError as exc:
+        prefix = f"{what}: " if what else ""
+        raise SqlError(str(path), prefix + exc.problem, line=first_line + (exc.line or 1) - 1,
+                       hint=exc.hint) from None
 
 
 # -- queries -----------------------------------------------------------------------------------

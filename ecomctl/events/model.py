@@ -24,10 +24,6 @@ REQUIRED_FIELDS = (
     "payment_method", "order_status",
 )
 
-INTEGER_FIELDS = ("schema_version", "quantity")
-NUMBER_FIELDS = ("base_price", "unit_price", "discount_pct", "total_amount")
-TIMESTAMP_FIELDS = ("event_time", "order_ts")
-
 CENT = Decimal("0.01")
 
 

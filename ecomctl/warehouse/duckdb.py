@@ -43,15 +43,20 @@ class DuckDBWarehouse(Warehouse):
     def __init__(self, path: Path, names: Names, *, volumes_root: Path,
                  memory_limit: str = "1GB", threads: int | None = None) -> None:
         super().__init__(names)
-        if names.catalog.lower() in _RESERVED_CATALOGS:
-            raise ConfigError("ECOMCTL_CATALOG", f"{names.catalog!r} is reserved by DuckDB",
-                              hint="choose another catalog name, e.g. ecommerce")
+        self.check_catalog(names.catalog)
         self.path = Path(path)
         self.volumes_root = Path(volumes_root)
         self.memory_limit = memory_limit
         self.threads = threads
         self._con: Any = None
         self._meta_ready = False
+
+    @staticmethod
+    def check_catalog(catalog: str, setting: str = "ECOMCTL_CATALOG") -> None:
+        """The file is attached under the catalog's name, which DuckDB must not reserve."""
+        if catalog.lower() in _RESERVED_CATALOGS:
+            raise ConfigError(setting, f"{catalog!r} is reserved by DuckDB",
+                              hint="choose another catalog name, e.g. ecommerce")
 
     # -- connection ------------------------------------------------------------------------
     @property

@@ -16,7 +16,7 @@ from typing import Literal, Sequence
 
 from ecomctl.errors import MigrationError
 from ecomctl.warehouse.base import StatementResult, Warehouse
-from ecomctl.warehouse.sqlfiles import SqlFile
+from ecomctl.warehouse.sqlfiles import SqlFile, string_literal
 
 HISTORY_TABLE = "schema_history"
 
@@ -48,17 +48,15 @@ class _Applied:
 
 def status(warehouse: Warehouse, files: Sequence[SqlFile]) -> list[MigrationStatus]:
     """Each setup file with its state: applied, pending, or changed since it was applied."""
-    history = {_key(a.version): a for a in _history(warehouse)}
-    result = []
-    for f in _in_version_order(files):
-        applied = history.get(_key(f.version))
-        if applied is None:
-            result.append(MigrationStatus(f, "pending"))
-        elif applied.checksum != f.checksum:
-            result.append(MigrationStatus(f, "changed", applied.applied_at))
-        else:
-            result.append(MigrationStatus(f, "applied", applied.applied_at))
-    return result
+    return _status(_history(warehouse), files)
+
+
+def check_current(warehouse: Warehouse, files: Sequence[SqlFile]) -> None:
+    """Steps after setup run only on the setup they were written for: nothing edited or pending."""
+    for state in status(warehouse, files):
+        _refuse_changed(state, files)
+        if state.state == "pending":
+            raise MigrationError(state.file.name, "has not been applied", hint="run `ecomctl setup`")
 
 
 def apply_pending(warehouse: Warehouse, files: Sequence[SqlFile]) -> list[StatementResult]:
@@ -71,19 +69,38 @@ def apply_pending(warehouse: Warehouse, files: Sequence[SqlFile]) -> list[Statem
             raise MigrationError(
                 applied.file, f"version {applied.version} was applied on {_date(applied.applied_at)} "
                 "but its file is missing", hint="restore the file; applied setup files are never deleted")
+    states = _status(history, files)
+    for state in states:
+        _refuse_changed(state, files)
     results: list[StatementResult] = []
-    for state in status(warehouse, files):
-        if state.state == "changed":
-            raise MigrationError(
-                state.file.name, f"edited after it was applied on {_date(state.applied_at)}",
-                hint=f"restore it or add a new V file (V{_next_version(files)}__<description>.sql)")
-    for state in status(warehouse, files):
+    for state in states:
         if state.state != "pending":
             continue
         started = time.perf_counter()
         results += warehouse.run_file(state.file)
         _record(warehouse, state.file, time.perf_counter() - started)
     return results
+
+
+def _status(history: Sequence[_Applied], files: Sequence[SqlFile]) -> list[MigrationStatus]:
+    by_version = {_key(a.version): a for a in history}
+    result = []
+    for f in _in_version_order(files):
+        applied = by_version.get(_key(f.version))
+        if applied is None:
+            result.append(MigrationStatus(f, "pending"))
+        elif applied.checksum != f.checksum:
+            result.append(MigrationStatus(f, "changed", applied.applied_at))
+        else:
+            result.append(MigrationStatus(f, "applied", applied.applied_at))
+    return result
+
+
+def _refuse_changed(state: MigrationStatus, files: Sequence[SqlFile]) -> None:
+    if state.state == "changed":
+        raise MigrationError(
+            state.file.name, f"edited after it was applied on {_date(state.applied_at)}",
+            hint=f"restore it or add a new V file (V{_next_version(files)}__<description>.sql)")
 
 
 def _bootstrap(warehouse: Warehouse) -> None:
@@ -104,8 +121,8 @@ def _history(warehouse: Warehouse) -> list[_Applied]:
 def _record(warehouse: Warehouse, sql_file: SqlFile, seconds: float) -> None:
     warehouse.run_sql(
         f"INSERT INTO ${{catalog}}.${{meta}}.{HISTORY_TABLE} (version, file, checksum, applied_at, seconds) "
-        f"VALUES ({_quote(sql_file.version or '')}, {_quote(sql_file.name)}, "
-        f"{_quote(sql_file.checksum)}, current_timestamp(), {seconds:.6f})",
+        f"VALUES ({string_literal(sql_file.version or '')}, {string_literal(sql_file.name)}, "
+        f"{string_literal(sql_file.checksum)}, current_timestamp(), {seconds:.6f})",
         file=f"<{HISTORY_TABLE}>")
 
 
@@ -129,6 +146,3 @@ def _date(value: datetime | None) -> str:
     return value.strftime("%Y-%m-%d %H:%M UTC")
 
 
-def _quote(value: str) -> str:
-    # Databricks string literals take backslash escapes; ours never contain one but stay safe.
-    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"

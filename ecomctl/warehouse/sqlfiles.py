@@ -114,6 +114,11 @@ def validate_identifier(value: str, setting: str) -> str:
     return value
 
 
+def string_literal(value: str) -> str:
+    """A Databricks SQL string literal: backslash escapes (a doubled quote is not an escape there)."""
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
 def render(text: str, names: Mapping[str, str], file_name: str) -> str:
     """Replace every ${name}; an unknown or malformed placeholder is an error naming file and line.
 
@@ -126,6 +131,9 @@ def render(text: str, names: Mapping[str, str], file_name: str) -> str:
             return names[key]
         line = text.count("\n", 0, match.start()) + 1
         known = ", ".join("${" + k + "}" for k in sorted(names))
+        if not _IDENTIFIER.match(key):
+            raise SqlError(file_name, f"malformed placeholder near {match.group(0)[:20]!r}", line=line,
+                           hint=f"write ${{name}}; known: {known}")
         raise SqlError(file_name, f"unknown placeholder ${{{key}}}; known: {known}", line=line)
 
     rendered = _PLACEHOLDER.sub(replace, text)
