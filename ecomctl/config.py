@@ -50,7 +50,7 @@ class Setting:
     default: Any
     help: str
     group: str
-    kind: str = "str"  # str | int | path | identifier | target | secret
+    kind: str = "str"  # str | int | bool | path | identifier | target | secret | workspace_folder | object_name
     example: str = ""
 
 
@@ -83,6 +83,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("databricks_profile", "DATABRICKS_CONFIG_PROFILE", "", "Profile in ~/.databrickscfg.", "databricks"),
     Setting("databricks_warehouse_id", "DATABRICKS_WAREHOUSE_ID", "", "SQL warehouse id.", "databricks"),
     Setting("databricks_http_path", "DATABRICKS_HTTP_PATH", "", "SQL warehouse HTTP path (instead of the id).", "databricks"),
+    # -- Databricks dashboards ---------------------------------------------
+    Setting("workspace_folder", "ECOMCTL_WORKSPACE_FOLDER", "/Shared/ecomctl", "Workspace folder that holds the dashboard, the saved queries and the Genie spaces (created when missing).", "dashboards", "workspace_folder"),
+    Setting("dashboard_name", "ECOMCTL_DASHBOARD_NAME", "ecomctl e-commerce", "Name of the AI/BI dashboard; the Genie spaces are titled '<name>: <space>'. Objects are found by name in the folder and updated in place.", "dashboards", "object_name"),
+    Setting("dashboard_embed_credentials", "ECOMCTL_DASHBOARD_EMBED_CREDENTIALS", True, "Publish the dashboard with the publisher's credentials embedded (true: viewers need no data access of their own; false: each viewer's own permissions apply).", "dashboards", "bool"),
 )
 
 _BY_ATTR = {s.attr: s for s in SETTINGS}
@@ -116,6 +120,9 @@ class Settings:
     databricks_profile: str
     databricks_warehouse_id: str
     databricks_http_path: str
+    workspace_folder: str
+    dashboard_name: str
+    dashboard_embed_credentials: bool
     # Where each value came from (a flag, an environment variable, the .env file), for error messages.
     origins: dict = field(default_factory=dict, repr=False, compare=False)
 
@@ -255,6 +262,34 @@ def _to_target(setting: Setting, raw: Any, origin: str) -> str:
     return value
 
 
+def _to_bool(setting: Setting, raw: Any, origin: str) -> bool:
+    if isinstance(raw, bool):
+        return raw
+    value = str(raw).strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(origin, f"expected true or false, got {raw!r}")
+
+
+def _to_workspace_folder(setting: Setting, raw: Any, origin: str) -> str:
+    value = str(raw).strip()
+    folder = value.rstrip("/")
+    parts = folder.split("/")[1:]
+    if not value.startswith("/") or not folder or any(p in ("", ".", "..") for p in parts):
+        raise ConfigError(origin, f"{raw!r} is not an absolute workspace folder",
+                          hint="write a path such as /Shared/ecomctl or /Users/you@example.com/ecomctl")
+    return folder
+
+
+def _to_object_name(setting: Setting, raw: Any, origin: str) -> str:
+    value = str(raw).strip()
+    if not value or "/" in value or len(value) > 200:
+        raise ConfigError(origin, f"{raw!r} is not a usable name (1 to 200 characters, no '/')")
+    return value
+
+
 _CONVERTERS: dict[str, Callable[[Setting, Any, str], Any]] = {
     "str": lambda s, raw, origin: str(raw),
     "int": _to_int,
@@ -262,6 +297,9 @@ _CONVERTERS: dict[str, Callable[[Setting, Any, str], Any]] = {
     "hub": _to_hub,
     "identifier": _to_identifier,
     "target": _to_target,
+    "bool": _to_bool,
+    "workspace_folder": _to_workspace_folder,
+    "object_name": _to_object_name,
     "secret": lambda s, raw, origin: raw if isinstance(raw, Secret) else Secret(str(raw)),
 }
 
@@ -270,7 +308,8 @@ def env_example() -> str:
     """The text of .env.example: every setting with a comment, grouped by target."""
     titles = {"general": "ecomctl (both targets)", "local": "local target",
               "eventhubs": "Azure Event Hubs (databricks target)",
-              "databricks": "Databricks SQL warehouse (databricks target)"}
+              "databricks": "Databricks SQL warehouse (databricks target)",
+              "dashboards": "Databricks dashboards, saved queries and Genie spaces (databricks target)"}
     lines = ["# ecomctl settings. Precedence: command-line flag > environment > this file > default.",
              "# Copy to .env and fill in what you need; secrets stay out of version control."]
     for group, title in titles.items():
@@ -280,6 +319,8 @@ def env_example() -> str:
                 continue
             lines.append(f"# {s.help}")
             value = s.example if s.kind == "secret" else s.default
+            if isinstance(value, bool):
+                value = str(value).lower()
             prefix = "# " if s.kind == "secret" or value == "" else ""
             lines.append(f"{prefix}{s.env}={value}")
     return "\n".join(lines) + "\n"

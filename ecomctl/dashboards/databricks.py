@@ -1,0 +1,397 @@
+"""Publishing dashboards on Databricks: the AI/BI (Lakeview) dashboard, the ten saved queries and
+the five Genie spaces, each found by name in the configured workspace folder and updated in place.
+
+`DashboardApi` is the boundary: live it calls the workspace through databricks-sdk; in a dry run
+it records the call it would make, one line each, without connecting or needing credentials.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Callable, Iterator
+
+from ecomctl.errors import ConfigError, EcomctlError
+from ecomctl.results import ObjectResult, StepResult
+
+if TYPE_CHECKING:  # pragma: no cover
+    from databricks.sdk import WorkspaceClient
+    from databricks.sdk.service.dashboards import Dashboard, GenieSpace
+    from databricks.sdk.service.sql import CreateQueryRequestQuery
+
+    from ecomctl.config import Settings
+
+Recorder = Callable[[str, str], None]
+
+# The fields of a saved query that an update replaces (the Queries API's update_mask).
+QUERY_UPDATE_MASK = "display_name,description,query_text,warehouse_id,tags"
+QUERY_TAG = "ecomctl"
+_HTTP_PATH_WAREHOUSE = re.compile(r"^/sql/1\.0/(?:warehouses|endpoints)/(?P<id>[A-Za-z0-9]+)/?$")
+DRY_RUN_WAREHOUSE = "<DATABRICKS_WAREHOUSE_ID>"
+
+
+@dataclass(frozen=True)
+class Saved:
+    """What a save did: the object's id ('' in a dry run) and 'create', 'update' or 'create or update'."""
+
+    id: str
+    action: str
+
+
+def warehouse_id(settings: "Settings", *, required: bool = True) -> str | None:
+    """DATABRICKS_WAREHOUSE_ID, else the id at the end of DATABRICKS_HTTP_PATH (/sql/1.0/warehouses/<id>)."""
+    if settings.databricks_warehouse_id:
+        return settings.databricks_warehouse_id
+    if settings.databricks_http_path:
+        match = _HTTP_PATH_WAREHOUSE.match(settings.databricks_http_path.strip())
+        if match is None:
+            raise ConfigError(settings.origin("databricks_http_path"),
+                              f"{settings.databricks_http_path!r} is not a SQL warehouse path",
+                              hint="expected /sql/1.0/warehouses/<id>")
+        return match["id"]
+    if required:
+        raise ConfigError("DATABRICKS_WAREHOUSE_ID", "not set; the dashboard, queries and Genie spaces run on a "
+                          "SQL warehouse", hint="set DATABRICKS_WAREHOUSE_ID or DATABRICKS_HTTP_PATH")
+    return None
+
+
+# -- the API boundary ----------------------------------------------------------------------------
+
+class DashboardApi:
+    """The workspace calls that publishing makes. Build one with `live` or `dry_run`."""
+
+    connects: bool = False
+    host: str | None = None
+
+    @staticmethod
+    def live(workspace_client: "WorkspaceClient", settings: "Settings") -> "DashboardApi":
+        return _LiveApi(workspace_client, settings)
+
+    @staticmethod
+    def dry_run(record: Recorder, settings: "Settings | None" = None) -> "DashboardApi":
+        return _DryRunApi(record, settings)
+
+    def make_folder(self, path: str) -> None:
+        raise NotImplementedError
+
+    def save_dashboard(self, dashboard: "Dashboard") -> Saved:
+        raise NotImplementedError
+
+    def publish_dashboard(self, dashboard_id: str, *, warehouse_id: str, embed_credentials: bool) -> None:
+        raise NotImplementedError
+
+    def save_query(self, query: "CreateQueryRequestQuery") -> Saved:
+        raise NotImplementedError
+
+    def save_genie_space(self, space: "GenieSpace") -> Saved:
+        raise NotImplementedError
+
+
+def dashboard_path(dashboard: "Dashboard") -> str:
+    """Where the workspace keeps a Lakeview dashboard: <folder>/<name>.lvdash.json."""
+    return f"{dashboard.parent_path}/{dashboard.display_name}.lvdash.json"
+
+
+class _LiveApi(DashboardApi):
+    connects = True
+
+    def __init__(self, workspace_client: "WorkspaceClient", settings: "Settings") -> None:
+        self._w = workspace_client
+        self._settings = settings
+        self.host = (workspace_client.config.host or "").rstrip("/") or None
+        self._queries: list[Any] | None = None
+        self._spaces: list[Any] | None = None
+
+    def make_folder(self, path: str) -> None:
+        with _api_call(f"create the workspace folder {path}"):
+            self._w.workspace.mkdirs(path)
+
+    def save_dashboard(self, dashboard: "Dashboard") -> Saved:
+        from databricks.sdk.errors import NotFound
+        from databricks.sdk.service.dashboards import Dashboard
+        from databricks.sdk.service.workspace import ObjectType
+
+        path = dashboard_path(dashboard)
+        with _api_call(f"look up {path}"):
+            try:
+                found = self._w.workspace.get_status(path)
+            except NotFound:
+                found = None
+        if found is None:
+            with _api_call(f"create the dashboard {dashboard.display_name!r}"):
+                created = self._w.lakeview.create(dashboard)
+            return Saved(created.dashboard_id or "", "create")
+        if found.object_type != ObjectType.DASHBOARD or not found.resource_id:
+            raise EcomctlError(f"{path} exists in the workspace and is not a dashboard",
+                               hint="rename it, or choose another ECOMCTL_DASHBOARD_NAME or ECOMCTL_WORKSPACE_FOLDER")
+        # The folder is fixed once created; an update sends the name, the JSON and the warehouse.
+        change = Dashboard(display_name=dashboard.display_name, serialized_dashboard=dashboard.serialized_dashboard,
+                           warehouse_id=dashboard.warehouse_id)
+        with _api_call(f"update the dashboard {dashboard.display_name!r}"):
+            updated = self._w.lakeview.update(found.resource_id, change)
+        return Saved(updated.dashboard_id or found.resource_id, "update")
+
+    def publish_dashboard(self, dashboard_id: str, *, warehouse_id: str, embed_credentials: bool) -> None:
+        with _api_call("publish the dashboard"):
+            self._w.lakeview.publish(dashboard_id, embed_credentials=embed_credentials, warehouse_id=warehouse_id)
+
+    def save_query(self, query: "CreateQueryRequestQuery") -> Saved:
+        from databricks.sdk.service.sql import UpdateQueryRequestQuery
+
+        if self._queries is None:
+            with _api_call("list saved queries"):
+                self._queries = list(self._w.queries.list())
+        existing = self._find_query(query.display_name, query.parent_path)
+        if existing is None:
+            with _api_call(f"create the saved query {query.display_name!r}"):
+                created = self._w.queries.create(query=query)
+            self._queries.append(created)
+            return Saved(created.id or "", "create")
+        change = UpdateQueryRequestQuery(display_name=query.display_name, description=query.description,
+                                         query_text=query.query_text, warehouse_id=query.warehouse_id,
+                                         tags=query.tags)
+        with _api_call(f"update the saved query {query.display_name!r}"):
+            self._w.queries.update(existing, QUERY_UPDATE_MASK, query=change)
+        return Saved(existing, "update")
+
+    def _find_query(self, name: str | None, folder: str | None) -> str | None:
+        # The list does not say where a query lives; ask for the folder of each one with our name.
+        for listed in self._queries or []:
+            if listed.display_name != name or not listed.id:
+                continue
+            parent = getattr(listed, "parent_path", None)
+            if parent is None:
+                with _api_call(f"look up the saved query {name!r}"):
+                    parent = self._w.queries.get(listed.id).parent_path
+            if _same_folder(parent, folder):
+                return listed.id
+        return None
+
+    def save_genie_space(self, space: "GenieSpace") -> Saved:
+        if self._spaces is None:
+            with _api_call("list Genie spaces"):
+                self._spaces = list(self._list_spaces())
+        existing = self._find_space(space.title, space.parent_path)
+        if existing is None:
+            with _api_call(f"create the Genie space {space.title!r}"):
+                created = self._w.genie.create_space(space.warehouse_id or "", space.serialized_space or "",
+                                                     description=space.description, parent_path=space.parent_path,
+                                                     title=space.title)
+            self._spaces.append(created)
+            return Saved(created.space_id, "create")
+        with _api_call(f"update the Genie space {space.title!r}"):
+            self._w.genie.update_space(existing, description=space.description,
+                                       serialized_space=space.serialized_space, title=space.title,
+                                       warehouse_id=space.warehouse_id)
+        return Saved(existing, "update")
+
+    def _list_spaces(self) -> Iterator[Any]:
+        token = None
+        while True:
+            page = self._w.genie.list_spaces(page_token=token)
+            yield from page.spaces or []
+            token = page.next_page_token
+            if not token:
+                return
+
+    def _find_space(self, title: str, folder: str | None) -> str | None:
+        for listed in self._spaces or []:
+            if listed.title != title:
+                continue
+            parent = listed.parent_path
+            if parent is None:
+                with _api_call(f"look up the Genie space {title!r}"):
+                    parent = self._w.genie.get_space(listed.space_id).parent_path
+            # A space whose folder the API does not report is taken as ours when its title matches.
+            if parent is None or _same_folder(parent, folder):
+                return listed.space_id
+        return None
+
+
+def _same_folder(a: str | None, b: str | None) -> bool:
+    return (a or "").rstrip("/") == (b or "").rstrip("/")
+
+
+class _api_call:
+    """Turns a failed workspace call into one line saying what failed; never shows the request."""
+
+    def __init__(self, what: str) -> None:
+        self.what = what
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, exc_type, exc, tb) -> bool:
+        if exc is None or isinstance(exc, EcomctlError):
+            return False
+        from databricks.sdk.errors import DatabricksError
+        from requests import RequestException
+
+        if isinstance(exc, DatabricksError):
+            code = getattr(exc, "error_code", None) or type(exc).__name__
+            raise EcomctlError(f"Databricks: could not {self.what}: {code}: {exc}") from exc
+        if isinstance(exc, RequestException):
+            raise EcomctlError(f"Databricks: could not {self.what}: {type(exc).__name__}",
+                               hint="check DATABRICKS_HOST and the network") from exc
+        return False
+
+
+class _DryRunApi(DashboardApi):
+    """Records each call it would make; it cannot know what exists, so a save says 'create or update'."""
+
+    def __init__(self, record: Recorder, settings: "Settings | None") -> None:
+        self._record = record
+        self.host = ((settings.databricks_host if settings else "") or "").rstrip("/") or None
+        self._listed_queries = False
+        self._listed_spaces = False
+
+    def make_folder(self, path: str) -> None:
+        self._record("api", f"POST /api/2.0/workspace/mkdirs  path={path}")
+
+    def save_dashboard(self, dashboard: "Dashboard") -> Saved:
+        content = json.loads(dashboard.serialized_dashboard or "{}")
+        widgets = sum(len(page.get("layout", [])) for page in content.get("pages", []))
+        self._record("api", f"GET /api/2.0/workspace/get-status  path={dashboard_path(dashboard)}  (find the dashboard)")
+        self._record("api", "POST /api/2.0/lakeview/dashboards | PATCH /api/2.0/lakeview/dashboards/<id>  "
+                     f"create or update  display_name={dashboard.display_name} parent_path={dashboard.parent_path} "
+                     f"warehouse_id={dashboard.warehouse_id} datasets={len(content.get('datasets', []))} "
+                     f"widgets={widgets}")
+        return Saved("", "create or update")
+
+    def publish_dashboard(self, dashboard_id: str, *, warehouse_id: str, embed_credentials: bool) -> None:
+        self._record("api", f"POST /api/2.0/lakeview/dashboards/{dashboard_id or '<id>'}/published  "
+                     f"embed_credentials={str(embed_credentials).lower()} warehouse_id={warehouse_id}")
+
+    def save_query(self, query: "CreateQueryRequestQuery") -> Saved:
+        if not self._listed_queries:
+            self._listed_queries = True
+            self._record("api", "GET /api/2.0/sql/queries  (find saved queries by name)")
+        self._record("api", "POST /api/2.0/sql/queries | PATCH /api/2.0/sql/queries/<id>  create or update  "
+                     f"display_name={query.display_name} parent_path={query.parent_path} "
+                     f"warehouse_id={query.warehouse_id}")
+        return Saved("", "create or update")
+
+    def save_genie_space(self, space: "GenieSpace") -> Saved:
+        if not self._listed_spaces:
+            self._listed_spaces = True
+            self._record("api", "GET /api/2.0/genie/spaces  (find Genie spaces by title)")
+        content = json.loads(space.serialized_space or "{}")
+        self._record("api", "POST /api/2.0/genie/spaces | PATCH /api/2.0/genie/spaces/<space_id>  create or update  "
+                     f"title={space.title} parent_path={space.parent_path} warehouse_id={space.warehouse_id} "
+                     f"tables={len(content['data_sources']['tables'])} "
+                     f"questions={len(content['config']['sample_questions'])}")
+        return Saved("", "create or update")
+
+
+# -- what gets published -------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Publication:
+    """Everything publishing sends, as the SDK's own objects."""
+
+    folder: str
+    dashboard: "Dashboard"
+    queries: list[tuple[str, "CreateQueryRequestQuery"]]   # (query name, request)
+    spaces: list[tuple[str, "GenieSpace"]]                 # (space name, desired space; space_id unknown)
+
+
+def build_publication(settings: "Settings", sql_root, names, warehouse: str) -> Publication:
+    """The dashboard, saved queries and Genie spaces built from sql/dashboards with the configured names."""
+    from databricks.sdk.service.dashboards import Dashboard, GenieSpace
+    from databricks.sdk.service.sql import CreateQueryRequestQuery
+
+    from ecomctl.dashboards.definitions import load_genie_spaces, load_queries
+    from ecomctl.dashboards.genie import build_serialized_space
+    from ecomctl.dashboards.lakeview import build_serialized_dashboard, render_queries
+
+    mapping = names.as_mapping()
+    folder = settings.workspace_folder
+    rendered = render_queries(load_queries(sql_root), mapping, sql_root)
+    content = build_serialized_dashboard(rendered, title=settings.dashboard_name)
+    dashboard = Dashboard(display_name=settings.dashboard_name, parent_path=folder, warehouse_id=warehouse,
+                          serialized_dashboard=json.dumps(content))
+    queries = [(q.name, CreateQueryRequestQuery(display_name=q.query.title, description=q.query.description,
+                                                query_text=q.sql, parent_path=folder, warehouse_id=warehouse,
+                                                tags=[QUERY_TAG]))
+               for q in rendered]
+    spaces = []
+    for space in load_genie_spaces(sql_root):
+        file = _relative(space.file, sql_root)
+        serialized = build_serialized_space(space, mapping, file)
+        spaces.append((space.name, GenieSpace(space_id="", title=f"{settings.dashboard_name}: {space.title}",
+                                              description=space.description, parent_path=folder,
+                                              warehouse_id=warehouse, serialized_space=json.dumps(serialized))))
+    return Publication(folder=folder, dashboard=dashboard, queries=queries, spaces=spaces)
+
+
+def publish_databricks(pipeline, step: StepResult, api: DashboardApi) -> None:
+    """Create or update the dashboard (and publish it), the saved queries and the Genie spaces.
+
+    Uses pipeline.settings, pipeline.sql_root and pipeline.warehouse.names only.
+    """
+    settings = pipeline.settings
+    warehouse = warehouse_id(settings, required=api.connects) or DRY_RUN_WAREHOUSE
+    publication = build_publication(settings, pipeline.sql_root, pipeline.warehouse.names, warehouse)
+    folder = publication.folder
+
+    started = time.perf_counter()
+    api.make_folder(folder)
+    step.objects.append(ObjectResult(folder, "make folder", None, _since(started)))
+
+    dashboard = publication.dashboard
+    started = time.perf_counter()
+    saved = api.save_dashboard(dashboard)
+    step.objects.append(ObjectResult(f"dashboard {dashboard.display_name}", saved.action,
+                                     None, _since(started)))
+    started = time.perf_counter()
+    api.publish_dashboard(saved.id, warehouse_id=warehouse, embed_credentials=settings.dashboard_embed_credentials)
+    step.objects.append(ObjectResult(f"dashboard {dashboard.display_name}", "publish", None, _since(started)))
+    links = [["dashboard", dashboard.display_name, saved.id, _url(api.host, "dashboardsv3", saved.id, "published")]]
+
+    queries = []
+    for name, query in publication.queries:
+        started = time.perf_counter()
+        saved_query = api.save_query(query)
+        step.objects.append(ObjectResult(f"query {name}", saved_query.action, None, _since(started)))
+        url = _url(api.host, "sql/editor", saved_query.id)
+        queries.append({"name": name, "display_name": query.display_name, "id": saved_query.id,
+                        "action": saved_query.action, "url": url})
+        links.append(["saved query", query.display_name, saved_query.id, url])
+
+    spaces = []
+    for name, space in publication.spaces:
+        started = time.perf_counter()
+        saved_space = api.save_genie_space(space)
+        questions = len(json.loads(space.serialized_space or "{}")["config"]["sample_questions"])
+        step.objects.append(ObjectResult(f"genie space {name}", saved_space.action, questions, _since(started)))
+        url = _url(api.host, "genie/rooms", saved_space.id)
+        spaces.append({"name": name, "title": space.title, "id": saved_space.id, "action": saved_space.action,
+                       "url": url})
+        links.append(["genie space", space.title, saved_space.id, url])
+
+    step.details.update(
+        workspace_folder=folder, warehouse_id=warehouse,
+        dashboard={"name": dashboard.display_name, "id": saved.id, "action": saved.action,
+                   "path": dashboard_path(dashboard), "url": links[0][3],
+                   "embed_credentials": settings.dashboard_embed_credentials},
+        queries=queries, genie_spaces=spaces)
+    step.tables["published to Databricks"] = (["kind", "name", "id", "url"],
+                                              [[kind, title, id_ or "-", url or "-"] for kind, title, id_, url in links])
+
+
+def _url(host: str | None, kind: str, object_id: str, suffix: str = "") -> str | None:
+    if not host or not object_id:
+        return None
+    return f"{host}/{kind}/{object_id}" + (f"/{suffix}" if suffix else "")
+
+
+def _since(started: float) -> float:
+    return round(time.perf_counter() - started, 6)
+
+
+def _relative(path, root) -> str:
+    from ecomctl.dashboards.lakeview import _relative as relative
+
+    return relative(path, root)
