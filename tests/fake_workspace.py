@@ -1,0 +1,280 @@
+"""A local HTTP server standing in for the Databricks REST endpoints that dashboards publishing calls.
+
+It keeps workspace objects, Lakeview dashboards, saved queries and Genie spaces in memory, answers
+like the real API (JSON bodies, 404 RESOURCE_DOES_NOT_EXIST, paged lists) and records every request,
+so tests can drive the real databricks-sdk WorkspaceClient offline and look at what it sent.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import re
+import threading
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+PAGE_SIZE = 4  # small, so the client's paging is exercised
+
+
+@dataclass
+class Request:
+    method: str
+    path: str
+    query: dict[str, str]
+    body: dict[str, Any] | None
+    headers: dict[str, str]
+
+    @property
+    def line(self) -> str:
+        return f"{self.method} {self.path}"
+
+
+@dataclass
+class WorkspaceState:
+    objects: dict[str, dict[str, Any]] = field(default_factory=dict)      # workspace path -> ObjectInfo
+    dashboards: dict[str, dict[str, Any]] = field(default_factory=dict)   # dashboard_id -> Dashboard
+    published: dict[str, dict[str, Any]] = field(default_factory=dict)    # dashboard_id -> publish body
+    queries: dict[str, dict[str, Any]] = field(default_factory=dict)      # id -> Query
+    spaces: dict[str, dict[str, Any]] = field(default_factory=dict)       # space_id -> GenieSpace
+    requests: list[Request] = field(default_factory=list)
+    # (method, path regex) -> (status, error_code, message): make a call fail like the real API.
+    failures: dict[tuple[str, str], tuple[int, str, str]] = field(default_factory=dict)
+
+
+class FakeWorkspace:
+    """Start with `with FakeWorkspace() as ws:`; `ws.host` is the URL to give WorkspaceClient."""
+
+    def __init__(self) -> None:
+        self.state = WorkspaceState()
+        self._ids = itertools.count(1)
+        self._lock = threading.Lock()
+        handler = type("Handler", (_Handler,), {"workspace": self})
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def host(self) -> str:
+        return f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    def __enter__(self) -> "FakeWorkspace":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)
+
+    def new_id(self, prefix: str) -> str:
+        return f"{prefix}{next(self._ids):06d}"
+
+    def api_requests(self) -> list[Request]:
+        return [r for r in self.state.requests if r.path.startswith("/api/")]
+
+    def clear_requests(self) -> None:
+        self.state.requests.clear()
+
+    # -- seeding -------------------------------------------------------------------------------
+    def add_folder(self, path: str) -> None:
+        parts = path.strip("/").split("/")
+        for i in range(1, len(parts) + 1):
+            folder = "/" + "/".join(parts[:i])
+            self.state.objects.setdefault(folder, {"path": folder, "object_type": "DIRECTORY",
+                                                   "object_id": next(self._ids)})
+
+    def add_query(self, display_name: str, parent_path: str, query_text: str = "SELECT 1") -> str:
+        query_id = self.new_id("q")
+        self.add_folder(parent_path)
+        self.state.queries[query_id] = {"id": query_id, "display_name": display_name, "parent_path": parent_path,
+                                        "query_text": query_text}
+        return query_id
+
+    def add_space(self, title: str, parent_path: str) -> str:
+        space_id = self.new_id("s")
+        self.add_folder(parent_path)
+        self.state.spaces[space_id] = {"space_id": space_id, "title": title, "parent_path": parent_path,
+                                       "warehouse_id": "other", "serialized_space": "{}"}
+        return space_id
+
+    def add_file(self, path: str) -> None:
+        self.state.objects[path] = {"path": path, "object_type": "FILE", "object_id": next(self._ids)}
+
+
+_ROUTES: list[tuple[str, re.Pattern[str], str]] = [
+    ("POST", re.compile(r"^/api/2\.0/workspace/mkdirs$"), "mkdirs"),
+    ("GET", re.compile(r"^/api/2\.0/workspace/get-status$"), "get_status"),
+    ("GET", re.compile(r"^/api/2\.0/lakeview/dashboards$"), "list_dashboards"),
+    ("POST", re.compile(r"^/api/2\.0/lakeview/dashboards$"), "create_dashboard"),
+    ("PATCH", re.compile(r"^/api/2\.0/lakeview/dashboards/(?P<id>[^/]+)$"), "update_dashboard"),
+    ("POST", re.compile(r"^/api/2\.0/lakeview/dashboards/(?P<id>[^/]+)/published$"), "publish_dashboard"),
+    ("GET", re.compile(r"^/api/2\.0/sql/queries$"), "list_queries"),
+    ("POST", re.compile(r"^/api/2\.0/sql/queries$"), "create_query"),
+    ("GET", re.compile(r"^/api/2\.0/sql/queries/(?P<id>[^/]+)$"), "get_query"),
+    ("PATCH", re.compile(r"^/api/2\.0/sql/queries/(?P<id>[^/]+)$"), "update_query"),
+    ("GET", re.compile(r"^/api/2\.0/genie/spaces$"), "list_spaces"),
+    ("POST", re.compile(r"^/api/2\.0/genie/spaces$"), "create_space"),
+    ("GET", re.compile(r"^/api/2\.0/genie/spaces/(?P<id>[^/]+)$"), "get_space"),
+    ("PATCH", re.compile(r"^/api/2\.0/genie/spaces/(?P<id>[^/]+)$"), "update_space"),
+]
+
+
+class _NotFound(Exception):
+    pass
+
+
+class _Handler(BaseHTTPRequestHandler):
+    workspace: FakeWorkspace
+
+    def log_message(self, format: str, *args: Any) -> None:  # keep test output quiet
+        pass
+
+    def do_GET(self) -> None:
+        self._dispatch("GET")
+
+    def do_POST(self) -> None:
+        self._dispatch("POST")
+
+    def do_PATCH(self) -> None:
+        self._dispatch("PATCH")
+
+    def _dispatch(self, method: str) -> None:
+        url = urlsplit(self.path)
+        query = {k: v[-1] for k, v in parse_qs(url.query).items()}
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length) if length else b""
+        body = json.loads(raw) if raw else None
+        ws = self.workspace
+        with ws._lock:
+            ws.state.requests.append(Request(method, url.path, query, body, dict(self.headers.items())))
+            for (fail_method, pattern), (status, code, message) in ws.state.failures.items():
+                if fail_method == method and re.match(pattern, url.path):
+                    return self._send(status, {"error_code": code, "message": message})
+            for route_method, pattern, name in _ROUTES:
+                match = pattern.match(url.path)
+                if route_method == method and match:
+                    try:
+                        status, payload = getattr(self, name)(query, body or {}, **match.groupdict())
+                    except _NotFound as exc:
+                        status, payload = 404, {"error_code": "RESOURCE_DOES_NOT_EXIST", "message": str(exc)}
+                    return self._send(status, payload)
+        # Anything else (e.g. the SDK's host-metadata probe) is not there, as on a workspace without it.
+        self._send(404, {"error_code": "ENDPOINT_NOT_FOUND", "message": f"no API at {method} {url.path}"})
+
+    def _send(self, status: int, payload: dict[str, Any]) -> None:
+        data = json.dumps(payload).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    # -- workspace -------------------------------------------------------------------------------
+    def mkdirs(self, query, body):
+        self.workspace.add_folder(body["path"])
+        return 200, {}
+
+    def get_status(self, query, body):
+        found = self.workspace.state.objects.get(query["path"])
+        if found is None:
+            raise _NotFound(f"Path ({query['path']}) doesn't exist.")
+        return 200, found
+
+    # -- Lakeview ----------------------------------------------------------------------------------
+    def list_dashboards(self, query, body):
+        return 200, {"dashboards": list(self.workspace.state.dashboards.values())}
+
+    def create_dashboard(self, query, body):
+        ws = self.workspace
+        parent = body["parent_path"]
+        if parent not in ws.state.objects:
+            raise _NotFound(f"Path ({parent}) doesn't exist.")
+        dashboard_id = ws.new_id("d")
+        path = f"{parent}/{body['display_name']}.lvdash.json"
+        dashboard = dict(body, dashboard_id=dashboard_id, path=path, etag="1", lifecycle_state="ACTIVE")
+        ws.state.dashboards[dashboard_id] = dashboard
+        ws.state.objects[path] = {"path": path, "object_type": "DASHBOARD", "resource_id": dashboard_id,
+                                  "object_id": next(ws._ids)}
+        return 200, dashboard
+
+    def update_dashboard(self, query, body, id):
+        dashboard = self.workspace.state.dashboards.get(id)
+        if dashboard is None:
+            raise _NotFound(f"dashboard {id} not found")
+        dashboard.update(body, etag=str(int(dashboard["etag"]) + 1))
+        return 200, dashboard
+
+    def publish_dashboard(self, query, body, id):
+        if id not in self.workspace.state.dashboards:
+            raise _NotFound(f"dashboard {id} not found")
+        self.workspace.state.published[id] = body
+        return 200, {"display_name": self.workspace.state.dashboards[id]["display_name"], **body}
+
+    # -- saved queries -------------------------------------------------------------------------------
+    def list_queries(self, query, body):
+        items = sorted(self.workspace.state.queries.values(), key=lambda q: q["id"])
+        start = int(query.get("page_token") or 0)
+        page = items[start:start + PAGE_SIZE]
+        # The list API does not return parent_path.
+        listed = [{k: v for k, v in q.items() if k != "parent_path"} for q in page]
+        payload: dict[str, Any] = {"results": listed}
+        if start + PAGE_SIZE < len(items):
+            payload["next_page_token"] = str(start + PAGE_SIZE)
+        return 200, payload
+
+    def create_query(self, query, body):
+        ws = self.workspace
+        request = body["query"]
+        if request.get("parent_path") not in ws.state.objects:
+            raise _NotFound(f"Path ({request.get('parent_path')}) doesn't exist.")
+        query_id = ws.new_id("q")
+        ws.state.queries[query_id] = dict(request, id=query_id)
+        return 200, ws.state.queries[query_id]
+
+    def get_query(self, query, body, id):
+        found = self.workspace.state.queries.get(id)
+        if found is None:
+            raise _NotFound(f"query {id} not found")
+        return 200, found
+
+    def update_query(self, query, body, id):
+        found = self.workspace.state.queries.get(id)
+        if found is None:
+            raise _NotFound(f"query {id} not found")
+        for name in body["update_mask"].split(","):
+            if name in body["query"]:
+                found[name] = body["query"][name]
+        return 200, found
+
+    # -- Genie -------------------------------------------------------------------------------------------
+    def list_spaces(self, query, body):
+        items = sorted(self.workspace.state.spaces.values(), key=lambda s: s["space_id"])
+        start = int(query.get("page_token") or 0)
+        page = [{k: v for k, v in s.items() if k != "serialized_space"} for s in items[start:start + PAGE_SIZE]]
+        payload: dict[str, Any] = {"spaces": page}
+        if start + PAGE_SIZE < len(items):
+            payload["next_page_token"] = str(start + PAGE_SIZE)
+        return 200, payload
+
+    def create_space(self, query, body):
+        ws = self.workspace
+        if body.get("parent_path") not in ws.state.objects:
+            raise _NotFound(f"Path ({body.get('parent_path')}) doesn't exist.")
+        space_id = ws.new_id("s")
+        ws.state.spaces[space_id] = dict(body, space_id=space_id)
+        return 200, {k: v for k, v in ws.state.spaces[space_id].items() if k != "serialized_space"}
+
+    def get_space(self, query, body, id):
+        found = self.workspace.state.spaces.get(id)
+        if found is None:
+            raise _NotFound(f"space {id} not found")
+        return 200, found
+
+    def update_space(self, query, body, id):
+        found = self.workspace.state.spaces.get(id)
+        if found is None:
+            raise _NotFound(f"space {id} not found")
+        found.update(body)
+        return 200, {k: v for k, v in found.items() if k != "serialized_space"}
