@@ -53,7 +53,8 @@ class FakeWorkspace:
         self._lock = threading.Lock()
         handler = type("Handler", (_Handler,), {"workspace": self})
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
+                                        daemon=True)
 
     @property
     def host(self) -> str:

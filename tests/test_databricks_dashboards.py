@@ -6,6 +6,7 @@ its calls without connecting."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import socket
 from dataclasses import asdict, dataclass
@@ -383,6 +384,25 @@ def test_request_bodies_have_the_shape_the_api_expects(workspace, pipeline, publ
     assert all(set(b) == {"title", "description", "serialized_space", "warehouse_id"} for b in space_updates)
 
 
+def test_every_sql_sent_parses_as_databricks_sql(workspace, pipeline):
+    publish(workspace, pipeline)
+    sent: list[tuple[str, str]] = []
+    for request in workspace.api_requests():
+        body = request.body or {}
+        if "serialized_dashboard" in body:
+            sent += [(d["name"], "".join(d["queryLines"])) for d in json.loads(body["serialized_dashboard"])["datasets"]]
+        if "query" in body:
+            sent.append((body["query"]["display_name"], body["query"]["query_text"]))
+        if "serialized_space" in body:
+            space = json.loads(body["serialized_space"])
+            sent += [(body["title"], "".join(e["sql"])) for e in space["instructions"]["example_question_sqls"]]
+    questions = sum(len(s.questions) for s in load_genie_spaces(SQL_ROOT))
+    assert len(sent) == 10 + 10 + questions
+    for where, sql in sent:
+        assert "${" not in sql, where
+        parse_databricks(sql, where)
+
+
 def test_the_token_never_appears_in_the_step_result(workspace, pipeline):
     step = publish(workspace, pipeline)
     assert TOKEN not in json.dumps(asdict(step), default=str)
@@ -471,3 +491,35 @@ def test_dry_run_never_shows_the_token():
                                                             pipeline.settings))
     assert TOKEN not in "\n".join(recorded) and TOKEN not in json.dumps(asdict(step), default=str)
     assert f"warehouse_id={WAREHOUSE}" in recorded[3]
+
+
+# -- live (skipped unless a workspace is configured) ------------------------------------------------
+
+# Read at import: the autouse fixture clears DATABRICKS_* variables before each test runs.
+_LIVE_ENV = {k: v for k, v in os.environ.items()
+             if k.startswith(("DATABRICKS_", "ECOMCTL_")) and v}
+_LIVE = bool(_LIVE_ENV.get("DATABRICKS_HOST") or _LIVE_ENV.get("DATABRICKS_CONFIG_PROFILE")) and bool(
+    _LIVE_ENV.get("DATABRICKS_WAREHOUSE_ID") or _LIVE_ENV.get("DATABRICKS_HTTP_PATH"))
+
+
+@pytest.mark.live
+@pytest.mark.skipif(not _LIVE, reason="needs DATABRICKS_HOST (or a profile) and DATABRICKS_WAREHOUSE_ID; "
+                                      "the Genie spaces also need the gold tables (run-all first)")
+def test_live_workspace_publishes_twice_in_place():
+    from databricks.sdk.core import Config
+
+    env = {"ECOMCTL_WORKSPACE_FOLDER": "/Shared/ecomctl-live-test", **_LIVE_ENV}
+    pipeline = surface(env)
+    settings = pipeline.settings
+    client = WorkspaceClient(config=Config(host=settings.databricks_host or None,
+                                           token=settings.databricks_token.reveal() or None,
+                                           profile=settings.databricks_profile or None,
+                                           retry_timeout_seconds=60, http_timeout_seconds=30))
+    first, second = StepResult("dashboards"), StepResult("dashboards")
+    publish_databricks(pipeline, first, DashboardApi.live(client, settings))
+    publish_databricks(pipeline, second, DashboardApi.live(client, settings))
+    assert second.details["dashboard"]["id"] == first.details["dashboard"]["id"]
+    assert [o.action for o in second.objects if o.object.startswith(("query", "genie"))] == ["update"] * 15
+    stored = client.lakeview.get(first.details["dashboard"]["id"])
+    assert [d["name"] for d in json.loads(stored.serialized_dashboard)["datasets"]] == \
+        [q.name for q in load_queries(SQL_ROOT)]
