@@ -200,6 +200,18 @@ def test_a_chart_axis_missing_from_the_select_names_the_file(tmp_path):
 
 # -- saved queries and Genie spaces -------------------------------------------------------------
 
+def test_two_queries_with_one_title_are_refused(tmp_path):
+    folder = tmp_path / "dashboards" / "queries"
+    folder.mkdir(parents=True)
+    for number in ("01", "02"):
+        (folder / f"{number}_q{number}.sql").write_text("-- title: Sales\n-- description: d\n-- chart: table\n"
+                                                      "SELECT brand FROM ${catalog}.${gold}.t\n")
+    settings = Settings.load(environ={})
+    with pytest.raises(SqlError, match=r"dashboards/queries/02_q02.sql: title 'Sales' is also used by "
+                                       r"dashboards/queries/01_q01.sql"):
+        build_publication(settings, tmp_path, warehouse_names(settings), WAREHOUSE)
+
+
 def test_saved_queries_are_real_request_objects(publication):
     queries = load_queries(SQL_ROOT)
     assert [name for name, _ in publication.queries] == [q.name for q in queries]
@@ -427,6 +439,22 @@ def test_a_refused_call_is_one_line_naming_what_failed(workspace, pipeline):
     message = str(info.value)
     assert "could not create the dashboard 'ecomctl e-commerce'" in message and "PERMISSION_DENIED" in message
     assert "\n" not in message and TOKEN not in message
+
+
+def test_an_unreachable_workspace_is_one_line(pipeline):
+    from databricks.sdk.core import Config
+
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    client = WorkspaceClient(config=Config(host=f"http://127.0.0.1:{port}", token=TOKEN,
+                                           retry_timeout_seconds=1, http_timeout_seconds=1))
+    with pytest.raises(EcomctlError) as info:
+        publish_databricks(pipeline, StepResult("dashboards"), DashboardApi.live(client, pipeline.settings))
+    message = str(info.value)
+    assert message.startswith("Databricks: could not create the workspace folder /Shared/ecomctl-test: "
+                              "no answer from the workspace")
+    assert "DATABRICKS_HOST" in message and TOKEN not in message
 
 
 def test_a_file_where_the_dashboard_belongs_is_an_error(workspace, pipeline):

@@ -10,10 +10,11 @@ from __future__ import annotations
 import json
 import re
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 
-from ecomctl.errors import ConfigError, EcomctlError
+from ecomctl.errors import ConfigError, EcomctlError, SqlError
 from ecomctl.results import ObjectResult, StepResult
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -214,28 +215,21 @@ def _same_folder(a: str | None, b: str | None) -> bool:
     return (a or "").rstrip("/") == (b or "").rstrip("/")
 
 
-class _api_call:
+@contextmanager
+def _api_call(what: str) -> Iterator[None]:
     """Turns a failed workspace call into one line saying what failed; never shows the request."""
+    from databricks.sdk.errors import DatabricksError
+    from requests import RequestException
 
-    def __init__(self, what: str) -> None:
-        self.what = what
-
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, exc_type, exc, tb) -> bool:
-        if exc is None or isinstance(exc, EcomctlError):
-            return False
-        from databricks.sdk.errors import DatabricksError
-        from requests import RequestException
-
-        if isinstance(exc, DatabricksError):
-            code = getattr(exc, "error_code", None) or type(exc).__name__
-            raise EcomctlError(f"Databricks: could not {self.what}: {code}: {exc}") from exc
-        if isinstance(exc, RequestException):
-            raise EcomctlError(f"Databricks: could not {self.what}: {type(exc).__name__}",
-                               hint="check DATABRICKS_HOST and the network") from exc
-        return False
+    try:
+        yield
+    except DatabricksError as exc:
+        code = getattr(exc, "error_code", None) or type(exc).__name__
+        raise EcomctlError(f"Databricks: could not {what}: {code}: {exc}") from exc
+    except (RequestException, TimeoutError) as exc:
+        # The SDK retries unreachable hosts until its retry timeout, then raises TimeoutError.
+        raise EcomctlError(f"Databricks: could not {what}: no answer from the workspace ({type(exc).__name__})",
+                           hint="check DATABRICKS_HOST and the network") from exc
 
 
 class _DryRunApi(DashboardApi):
@@ -316,14 +310,27 @@ def build_publication(settings: "Settings", sql_root, names, warehouse: str) -> 
                                                 query_text=q.sql, parent_path=folder, warehouse_id=warehouse,
                                                 tags=[QUERY_TAG]))
                for q in rendered]
+    _check_unique("saved query", [(q.file, q.query.title) for q in rendered])
+    genie_spaces = load_genie_spaces(sql_root)
+    _check_unique("Genie space", [(_relative(s.file, sql_root), s.title) for s in genie_spaces])
     spaces = []
-    for space in load_genie_spaces(sql_root):
+    for space in genie_spaces:
         file = _relative(space.file, sql_root)
         serialized = build_serialized_space(space, mapping, file)
         spaces.append((space.name, GenieSpace(space_id="", title=f"{settings.dashboard_name}: {space.title}",
                                               description=space.description, parent_path=folder,
                                               warehouse_id=warehouse, serialized_space=json.dumps(serialized))))
     return Publication(folder=folder, dashboard=dashboard, queries=queries, spaces=spaces)
+
+
+def _check_unique(kind: str, titled: list[tuple[str, str]]) -> None:
+    """Objects are found by name, so two files with one title would overwrite each other."""
+    seen: dict[str, str] = {}
+    for file, title in titled:
+        if title in seen:
+            raise SqlError(file, f"title {title!r} is also used by {seen[title]}",
+                           hint=f"each {kind} is found by its title in the workspace folder, so titles must differ")
+        seen[title] = file
 
 
 def publish_databricks(pipeline, step: StepResult, api: DashboardApi) -> None:
