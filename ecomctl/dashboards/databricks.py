@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import re
 import time
+from abc import ABC, abstractmethod
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Iterator
@@ -60,7 +61,7 @@ def warehouse_id(settings: "Settings", *, required: bool = True) -> str | None:
 
 # -- the API boundary ----------------------------------------------------------------------------
 
-class DashboardApi:
+class DashboardApi(ABC):
     """The workspace calls that publishing makes. Build one with `live` or `dry_run`."""
 
     connects: bool = False
@@ -74,20 +75,25 @@ class DashboardApi:
     def dry_run(record: Recorder, settings: "Settings | None" = None) -> "DashboardApi":
         return _DryRunApi(record, settings)
 
+    @abstractmethod
     def make_folder(self, path: str) -> None:
-        raise NotImplementedError
+        """Create the workspace folder and its parents (no-op when it exists)."""
 
+    @abstractmethod
     def save_dashboard(self, dashboard: "Dashboard") -> Saved:
-        raise NotImplementedError
+        """Create the dashboard, or update the one with its name in its folder."""
 
+    @abstractmethod
     def publish_dashboard(self, dashboard_id: str, *, warehouse_id: str, embed_credentials: bool) -> None:
-        raise NotImplementedError
+        """Publish the dashboard's current draft."""
 
+    @abstractmethod
     def save_query(self, query: "CreateQueryRequestQuery") -> Saved:
-        raise NotImplementedError
+        """Create the saved query, or update the one with its name in its folder."""
 
+    @abstractmethod
     def save_genie_space(self, space: "GenieSpace") -> Saved:
-        raise NotImplementedError
+        """Create the Genie space, or update the one with its title in its folder."""
 
 
 def dashboard_path(dashboard: "Dashboard") -> str:
