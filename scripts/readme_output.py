@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Re-capture the command output shown in README.md, so the examples are real and current.
 
-Each example sits between markers; everything between them is replaced:
+Each example sits between markers, each at the start of its line; everything between them
+is replaced:
 
     <!-- output: ecomctl status -->
     ```text
@@ -62,8 +63,9 @@ def find_examples(text: str) -> list[Example]:
             raise ReadmeError(f"README output marker {spec!r}: the command must start with `ecomctl`")
         examples.append(Example(spec, argv[1:], trim["end"], int(trim["lines"] or 0),
                                 match.start(), match.end()))
-    opened = text.count("<!-- output:")
-    if opened != len(examples) or text.count("<!-- /output -->") != len(examples):
+    # Markers count at the start of a line only: prose may quote one in backticks.
+    opened = len(re.findall(r"^<!-- output:", text, re.M))
+    if opened != len(examples) or len(re.findall(r"^<!-- /output -->", text, re.M)) != len(examples):
         raise ReadmeError(f"README has {opened} `<!-- output: ... -->` markers but "
                           f"{len(examples)} well-formed blocks: every marker needs its `<!-- /output -->`")
     return examples
