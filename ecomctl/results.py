@@ -28,6 +28,8 @@ class StepResult:
     details: dict[str, Any] = field(default_factory=dict)
     # Figures worth a table of their own (e.g. dashboard key figures): title -> (columns, rows).
     tables: dict[str, tuple[list[str], list[list[Any]]]] = field(default_factory=dict)
+    # Tables the terminal draws as bar charts: title -> the numeric column the bars show.
+    charts: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass

@@ -22,6 +22,13 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
+if os.environ.get("NO_COLOR"):
+    # Typer's help is drawn by Rich too; NO_COLOR there means no escape sequences at all, as in
+    # PipelineConsole (Rich alone would still print bold). Only imported when set: --help stays fast.
+    import typer.rich_utils
+
+    typer.rich_utils.COLOR_SYSTEM = None
+
 
 @dataclass
 class GlobalOptions:

@@ -34,11 +34,16 @@ class PipelineConsole:
     def __init__(self, *, to_stderr: bool = False, interactive: bool | None = None,
                  scrub: Scrubber | None = None) -> None:
         stream = sys.stderr if to_stderr else sys.stdout
-        self.console = Console(file=stream, highlight=False)
+        plain = no_color()
+        # NO_COLOR (https://no-color.org): no colour, no bold, no escape sequences at all, even on a
+        # terminal (FORCE_COLOR included), so live progress gives way to one line per step.
+        self.console = Console(file=stream, highlight=False, color_system=None if plain else "auto")
         if not self.console.is_terminal and "COLUMNS" not in os.environ:
             # Logs (CI, cron, pipes) have no width: do not squeeze tables into 80 columns.
             self.console.width = 160
-        self.interactive = self.console.is_terminal if interactive is None else interactive
+        if interactive is None:
+            interactive = self.console.is_terminal and not plain
+        self.interactive = interactive
         self.scrub = scrub or Scrubber()
         self._progress = None
         self._task = None
@@ -93,7 +98,10 @@ class PipelineConsole:
                               f"{obj.seconds:.2f}")
             self.console.print(table)
         for title, (columns, rows) in result.tables.items():
-            self.render_table(title, columns, rows)
+            if title in result.charts:
+                self.render_bar_chart(title, columns, rows, result.charts[title])
+            else:
+                self.render_table(title, columns, rows)
         if result.step == "generate":
             d = result.details
             self.console.print(f"sent {d['events']:,} events in {d['batches']:,} batches "
@@ -105,6 +113,24 @@ class PipelineConsole:
             table.add_column(str(column))
         for row in rows:
             table.add_row(*(_cell(self.scrub(v) if isinstance(v, str) else v) for v in row))
+        self.console.print(table)
+
+    def render_bar_chart(self, title: str, columns: list[str], rows: list[list[Any]], value: str) -> None:
+        """The table with one more column: a bar per row, as long as its `value` relative to the largest."""
+        from rich.bar import Bar
+
+        at = columns.index(value)
+        top = max((float(row[at]) for row in rows if _is_number(row[at])), default=0.0)
+        # What is left of the line once the other columns are drawn, within 12 to 40 characters.
+        width = max(12, min(40, self.console.width - 20 - 13 * len(columns)))
+        table = Table(title=title, title_justify="left")
+        for column in columns:
+            table.add_column(str(column), justify="right" if column != columns[0] else "left")
+        table.add_column("", width=width, no_wrap=True)
+        for row in rows:
+            size = float(row[at]) if _is_number(row[at]) and top > 0 else 0.0
+            bar = Bar(size=top or 1.0, begin=0, end=max(size, 0.0), width=width, color="blue")
+            table.add_row(*(_cell(self.scrub(v) if isinstance(v, str) else v) for v in row), bar)
         self.console.print(table)
 
     def render_summary(self, steps: list[StepResult], reconciliation: dict[str, Any] | None) -> None:
@@ -149,6 +175,15 @@ class PipelineConsole:
             self._progress.stop()
             self._progress = None
             self._task = None
+
+
+def no_color() -> bool:
+    """NO_COLOR set to anything but the empty string turns colour off (https://no-color.org)."""
+    return bool(os.environ.get("NO_COLOR"))
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float, Decimal)) and not isinstance(value, bool)
 
 
 def _num(value: int | None) -> str:

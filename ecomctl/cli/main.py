@@ -12,4 +12,5 @@ from ecomctl.cli.commands import status  # noqa: F401
 
 
 def main() -> None:
-    app()
+    # One name however it is started (`ecomctl`, `python -m ecomctl`): usage lines and completion use it.
+    app(prog_name="ecomctl")

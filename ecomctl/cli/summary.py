@@ -17,4 +17,8 @@ def markdown_summary(report) -> str:
                     "duplicates_removed", "expired"):
             lines.append(f"| {key.replace('_', ' ')} | {r[key]:,} |")
         lines.append(f"| balanced | {'yes' if r['balanced'] else 'NO'} |")
+    figures = next((s.details.get("key_figures") for s in report.steps if s.step == "dashboards"), None)
+    if figures:
+        lines += ["", "| key figure | value |", "|---|---:|"]
+        lines += [f"| {label} | {value} |" for label, value in figures.items()]
     return "\n".join(lines) + "\n\n"

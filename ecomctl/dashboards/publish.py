@@ -52,9 +52,32 @@ def publish_local(pipeline: "Pipeline", step: StepResult) -> None:
     step.details.update(dashboard=str(path), queries=len(panels), genie_examples=examples,
                         key_figures=dict(kpis))
     step.tables["key figures"] = (["figure", "value"], [list(k) for k in kpis])
-    top_brands = next((p for p in panels if p.query.name.endswith("revenue_by_brand")), None)
-    if top_brands is not None and top_brands.rows:
-        step.tables["revenue by brand"] = (top_brands.columns, [list(r) for r in top_brands.rows[:5]])
+    for title, query, label in TERMINAL_CHARTS:
+        _top_rows(step, panels, title, query, label, pipeline.sql_root)
+
+
+# The terminal's bar charts: (title, dashboard query, label column); bars show net revenue.
+TERMINAL_CHARTS = [
+    ("top brands by net revenue", "revenue_by_brand", "brand"),
+    ("top cities by net revenue", "revenue_by_location", "location"),
+]
+TOP_ROWS = 5
+
+
+def _top_rows(step: StepResult, panels, title: str, query: str, label: str, sql_root) -> None:
+    """The first rows of a ranked query (label, net revenue, orders) as a table the console draws as bars."""
+    panel = next((p for p in panels if p.query.name == query), None)
+    if panel is None or not panel.rows:
+        return
+    index = {column: n for n, column in enumerate(panel.columns)}
+    missing = [c for c in (label, "net_revenue", "order_count") if c not in index]
+    if missing:
+        raise SqlError(_relative(panel.query.file, sql_root), f"the terminal chart {title!r} needs the column(s) "
+                       f"{', '.join(missing)}", hint="columns: " + ", ".join(panel.columns))
+    rows = [[row[index[label]], row[index["net_revenue"]], row[index["order_count"]]]
+            for row in panel.rows[:TOP_ROWS]]
+    step.tables[title] = ([label, "net_revenue", "order_count"], rows)
+    step.charts[title] = "net_revenue"
 
 
 def _key_figures(panels) -> list[tuple[str, str]]:
