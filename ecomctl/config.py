@@ -83,6 +83,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("databricks_profile", "DATABRICKS_CONFIG_PROFILE", "", "Profile in ~/.databrickscfg.", "databricks"),
     Setting("databricks_warehouse_id", "DATABRICKS_WAREHOUSE_ID", "", "SQL warehouse id.", "databricks"),
     Setting("databricks_http_path", "DATABRICKS_HTTP_PATH", "", "SQL warehouse HTTP path (instead of the id).", "databricks"),
+    Setting("mv_schedule", "ECOMCTL_MV_SCHEDULE", "", "Refresh schedule added to each materialized view on Databricks, e.g. EVERY 1 HOUR or CRON '0 0 6 * * ?' AT TIME ZONE 'UTC' (empty: refreshed by the views step only).", "databricks"),
+    Setting("kafka_secret_scope", "ECOMCTL_KAFKA_SECRET_SCOPE", "", "Databricks secret scope holding the Event Hubs connection string, for ingest --mode kafka.", "databricks"),
+    Setting("kafka_secret_key", "ECOMCTL_KAFKA_SECRET_KEY", "", "Key of that secret in the scope, for ingest --mode kafka.", "databricks"),
 )
 
 _BY_ATTR = {s.attr: s for s in SETTINGS}
@@ -116,6 +119,9 @@ class Settings:
     databricks_profile: str
     databricks_warehouse_id: str
     databricks_http_path: str
+    mv_schedule: str
+    kafka_secret_scope: str
+    kafka_secret_key: str
     # Where each value came from (a flag, an environment variable, the .env file), for error messages.
     origins: dict = field(default_factory=dict, repr=False, compare=False)
 
