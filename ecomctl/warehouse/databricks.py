@@ -171,6 +171,7 @@ class LiveSession:
     def config(self) -> Any:
         from databricks.sdk.core import Config
 
+        self._check_host_resolves()
         kwargs: dict[str, Any] = {"retry_timeout_seconds": RETRY_TIMEOUT_SECONDS,
                                   "http_timeout_seconds": HTTP_TIMEOUT_SECONDS,
                                   "warehouse_id": self.access.warehouse_id}
@@ -188,6 +189,21 @@ class LiveSession:
                 f"{_first_line(exc)}",
                 hint="set DATABRICKS_HOST and DATABRICKS_TOKEN, or DATABRICKS_CONFIG_PROFILE, "
                      "or the OAuth / Azure CLI settings of the Databricks unified auth") from None
+
+    def _check_host_resolves(self) -> None:
+        """An unknown host name fails here at once, instead of after the SDK's retries."""
+        import socket
+        from urllib.parse import urlparse
+
+        hostname = urlparse(self.access.host).hostname if self.access.host else None
+        if not hostname:
+            return  # the host comes from a profile or the environment: the SDK resolves it
+        try:
+            socket.getaddrinfo(hostname, None)
+        except socket.gaierror:
+            raise WarehouseError(f"the Databricks workspace {self.access.host} does not resolve "
+                                 "(unknown host name)",
+                                 hint="check DATABRICKS_HOST and the network") from None
 
     @cached_property
     def workspace_client(self) -> Any:
@@ -282,7 +298,7 @@ class LiveSession:
             arguments = self.connect_arguments()
             try:
                 self._connection = sql.connect(**arguments)
-            except sql_exc.Error as exc:
+            except (sql_exc.Error, ValueError, OSError) as exc:
                 raise WarehouseError(
                     f"cannot open a session on SQL warehouse {self.access.warehouse_id} at "
                     f"{self.access.host_label}: {_first_line(exc)}") from exc
@@ -302,16 +318,12 @@ class LiveSession:
                                  hint="check DATABRICKS_TOKEN or the profile's credentials") from None
         except DatabricksError as exc:
             raise WarehouseError(f"cannot {what}: {_first_line(exc)}") from None
-        except (TimeoutError, OSError) as exc:
-            raise WarehouseError(
-                f"cannot {what}: no answer from {self.access.host_label} "
-                f"({_first_line(exc)})", hint="check DATABRICKS_HOST and the network") from None
-        except Exception as exc:  # requests' ConnectionError and the like from the SDK's transport
-            if type(exc).__module__.startswith(("requests", "urllib3")):
-                raise WarehouseError(f"cannot {what}: cannot reach {self.access.host_label} "
-                                     f"({_first_line(exc)})",
-                                     hint="check DATABRICKS_HOST and the network") from None
-            raise
+        except Exception as exc:  # the SDK's TimeoutError over requests' ConnectionError, and the like
+            reason = _network_reason(exc)
+            if reason is None:
+                raise
+            raise WarehouseError(f"cannot {what}: {self.access.host_label} {reason}",
+                                 hint="check DATABRICKS_HOST and the network") from None
 
     def _waiting(self, text: str | None) -> None:
         if self.reporter is not None and hasattr(self.reporter, "waiting"):
@@ -504,6 +516,7 @@ class DatabricksWarehouse(Warehouse):
                      line: int) -> StatementResult:
         started = time.perf_counter()
         fqn = kind.target or ""
+        self._ensure_running()
         if self.session.can_host_materialized_views() is False:
             raise self._no_mv_error("the warehouse is a classic SQL warehouse")
         checksum = hashlib.sha256(f"{text}\n-- schedule: {self.mv_schedule}".encode()).hexdigest()
@@ -570,6 +583,28 @@ def _rows(kind: StatementKind, outcome: Outcome) -> int | None:
 def _cannot_host_mv(message: str) -> bool:
     lowered = message.lower()
     return any(m in lowered for m in _NO_MV) and any(r in lowered for r in _NO_MV_REASON)
+
+
+def _network_reason(exc: BaseException) -> str | None:
+    """Why a REST call got no answer, from the chain of causes; None when it is not a network error."""
+    import socket
+
+    chain: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and len(chain) < 10:
+        chain.append(current)
+        current = current.__cause__ or current.__context__
+    names = {type(e).__name__ for e in chain}
+    if "NameResolutionError" in names or any(isinstance(e, socket.gaierror) for e in chain):
+        return "does not resolve (unknown host name)"
+    if any(isinstance(e, ConnectionRefusedError) for e in chain):
+        return "refused the connection"
+    if any(isinstance(e, (TimeoutError, socket.timeout)) for e in chain) or "Timeout" in str(names):
+        return f"did not answer within {RETRY_TIMEOUT_SECONDS + HTTP_TIMEOUT_SECONDS} s"
+    if any(isinstance(e, OSError) or type(e).__module__.startswith(("requests", "urllib3"))
+           for e in chain):
+        return f"cannot be reached ({_first_line(exc)})"
+    return None
 
 
 def _first_line(exc: BaseException) -> str:
