@@ -443,3 +443,14 @@ def test_the_pipeline_shows_the_warehouse_error_before_the_hub(tmp_path, monkeyp
         "DATABRICKS_WAREHOUSE_ID": "abc123"})
     with Pipeline(settings) as pipeline, pytest.raises(WarehouseError, match="does not resolve"):
         pipeline.setup()
+
+
+def test_the_console_shows_the_wait_for_a_starting_warehouse(workspace, capsys):
+    from ecomctl.cli.console import PipelineConsole
+
+    workspace.states = ["STOPPED"]
+    console = PipelineConsole(interactive=False)
+    LiveSession(_access(workspace.url), reporter=console).ensure_running()
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "... starting SQL warehouse shop (it was stopped)"
+    assert lines[-1] == "... starting SQL warehouse shop: running"
