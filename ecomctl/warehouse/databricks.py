@@ -238,6 +238,7 @@ class LiveSession:
                     info = self._api(lambda: warehouses.wait_get_warehouse_running(
                         wid, timeout=self.start_timeout, callback=progress),
                         f"wait for SQL warehouse {wid} to start")
+                self._waiting(f"SQL warehouse {name} is running")
             finally:
                 self._waiting(None)
         self.warehouse_info = info
