@@ -455,3 +455,17 @@ def test_the_console_shows_the_wait_for_a_starting_warehouse(workspace, capsys):
     assert lines[0] == "... starting SQL warehouse shop (it was stopped)"
     assert "... starting SQL warehouse shop: starting" in lines
     assert lines[-1] == "... SQL warehouse shop is running"
+
+
+@pytest.mark.slow
+def test_a_sql_endpoint_that_refuses_is_one_line_after_short_retries():
+    """The real databricks.sql.connect, with our arguments, against a port nothing listens on."""
+    session = LiveSession(_access("https://127.0.0.1"))
+    started = time.perf_counter()
+    with pytest.raises(WarehouseError) as info:
+        session.execute("SELECT 1")
+    assert time.perf_counter() - started < 45
+    message = str(info.value)
+    assert message.startswith("cannot open a session on SQL warehouse wh1 at https://127.0.0.1: ")
+    assert message.endswith("(check DATABRICKS_HTTP_PATH / DATABRICKS_WAREHOUSE_ID)")
+    assert "\n" not in message and TOKEN not in message

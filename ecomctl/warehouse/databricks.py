@@ -288,8 +288,11 @@ class LiveSession:
         config = self.config
         return {"server_hostname": config.hostname, "http_path": self.access.http_path,
                 "credentials_provider": lambda: config.authenticate,
-                "_retry_stop_after_attempts_count": 6, "_retry_stop_after_attempts_duration": 120.0,
-                "_socket_timeout": 120, "user_agent_entry": "ecomctl"}
+                # The warehouse runs before the first connect, so the long retries the connector
+                # keeps for cold starts (900 s) would only hide a wrong HTTP path or a network
+                # problem; statement-level retries are ours (RETRY_DELAYS).
+                "_retry_stop_after_attempts_count": 4, "_retry_stop_after_attempts_duration": 20.0,
+                "_retry_delay_max": 8.0, "_socket_timeout": 120, "user_agent_entry": "ecomctl"}
 
     def _connect(self) -> Any:
         if self._connection is None:
@@ -299,10 +302,14 @@ class LiveSession:
             arguments = self.connect_arguments()
             try:
                 self._connection = sql.connect(**arguments)
-            except (sql_exc.Error, ValueError, OSError) as exc:
+            except Exception as exc:  # the connector's errors, and urllib3's when the network fails
+                if not (isinstance(exc, (sql_exc.Error, ValueError)) or _network_reason(exc)):
+                    raise
+                reason = _network_reason(exc)
                 raise WarehouseError(
                     f"cannot open a session on SQL warehouse {self.access.warehouse_id} at "
-                    f"{self.access.host_label}: {_first_line(exc)}") from exc
+                    f"{self.access.host_label}: " + (f"the host {reason}" if reason else _first_line(exc)),
+                    hint="check DATABRICKS_HTTP_PATH / DATABRICKS_WAREHOUSE_ID") from None
         return self._connection
 
     def _api(self, call: Callable[[], Any], what: str) -> Any:
