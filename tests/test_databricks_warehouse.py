@@ -256,6 +256,9 @@ def test_connector_errors_are_sorted_into_retry_reconnect_or_fail():
     assert translate_connector_error(exc.ServerOperationError("[TEMPORARILY_UNAVAILABLE] try later")).transient
     gone = translate_connector_error(exc.ServerOperationError("Invalid SessionHandle: abc"))
     assert gone.session_gone and not gone.transient
+    assert translate_connector_error(exc.ServerOperationError("HTTP 503 Service Unavailable")).transient
+    assert not translate_connector_error(exc.ServerOperationError(
+        "[QUERY_EXECUTION_TIMEOUT_EXCEEDED] timeout of 172800 s reached; 503 rows")).transient
     fatal = translate_connector_error(exc.ServerOperationError(
         "[TABLE_OR_VIEW_NOT_FOUND] The table `c`.`b`.`x` cannot be found.\nstack trace"))
     assert not fatal.transient and not fatal.session_gone
@@ -324,7 +327,7 @@ def test_other_statements_are_not_retried():
 
 
 def test_a_transient_error_that_persists_stops_after_the_retries():
-    session = ScriptedSession({"SELECT": [StatementFailed("timed out", transient=True)] * 4})
+    session = ScriptedSession({"SELECT": [StatementFailed("read timed out", transient=True)] * 4})
     warehouse, sleeps = _warehouse(session)
     with pytest.raises(SqlError, match="still failing after 3 retries"):
         warehouse.query("SELECT 1 AS a")

@@ -56,9 +56,13 @@ _NOT_FOUND = ("TABLE_OR_VIEW_NOT_FOUND", "SCHEMA_NOT_FOUND", "NO_SUCH_CATALOG", 
               "does not exist", "cannot be found")
 _SESSION_GONE = ("invalid sessionhandle", "session_not_found", "session has expired",
                  "session is closed", "invalid session")
-_TRANSIENT = ("temporarily_unavailable", "503", "429", "remote end closed connection",
-              "connection reset", "connection aborted", "could not be scheduled", "timed out",
-              "timeout", "service unavailable", "too many requests", "bad gateway", "502")
+# Signs of a failure of the moment rather than of the statement. A statement timeout
+# (QUERY_EXECUTION_TIMEOUT_EXCEEDED) is not one: running it again would take as long.
+_TRANSIENT = re.compile(
+    r"temporarily_unavailable|\b(?:http|status|code)[\s:=]*(?:429|502|503|504)\b|"
+    r"remote end closed connection|connection reset|gateway timeout|"
+    r"connection aborted|could not be scheduled|read timed out|connect timed out|service unavailable|"
+    r"too many requests|bad gateway", re.I)
 _NO_MV = ("materialized view", "materialized_view")
 _NO_MV_REASON = ("serverless", "pro ", "not supported", "unsupported", "not enabled", "not allowed")
 
@@ -148,7 +152,7 @@ def translate_connector_error(exc: BaseException) -> StatementFailed:
         m in lowered for m in _SESSION_GONE)
     transient = not session_gone and (
         isinstance(exc, sql_exc.RequestError) and not isinstance(exc, sql_exc.NonRecoverableNetworkError)
-        or any(m in lowered for m in _TRANSIENT))
+        or bool(_TRANSIENT.search(lowered)))
     return StatementFailed(message, transient=transient, session_gone=session_gone)
 
 
