@@ -8,7 +8,6 @@ import json
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 
 import pytest
 
@@ -472,3 +471,23 @@ def test_a_sql_endpoint_that_refuses_is_one_line_after_short_retries():
     assert message.startswith("cannot open a session on SQL warehouse wh1 at https://127.0.0.1: ")
     assert message.endswith("(check DATABRICKS_HTTP_PATH / DATABRICKS_WAREHOUSE_ID)")
     assert "\n" not in message and TOKEN not in message
+
+
+def test_a_profile_of_databrickscfg_is_used(workspace, tmp_path, monkeypatch):
+    (tmp_path / ".databrickscfg").write_text(f"[shop]\nhost = {workspace.url}\ntoken = {TOKEN}\n")
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("DATABRICKS_CONFIG_FILE", str(tmp_path / ".databrickscfg"))
+    session = LiveSession(_access("", token=None, profile="shop"))
+    session.ensure_running()
+    assert workspace.requests[-1][1:3] == ("/api/2.0/sql/warehouses/wh1", f"Bearer {TOKEN}")
+
+
+def test_no_credentials_is_one_line_naming_the_settings(tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path))  # no ~/.databrickscfg
+    with pytest.raises(WarehouseError) as info:
+        LiveSession(_access("", token=None)).ensure_running()
+    message = str(info.value)
+    assert message.startswith("cannot configure Databricks authentication for the workspace: ")
+    assert message.endswith("(set DATABRICKS_HOST and DATABRICKS_TOKEN, or DATABRICKS_CONFIG_PROFILE, "
+                            "or the OAuth / Azure CLI settings of the Databricks unified auth)")
+    assert "\n" not in message
