@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from pathlib import Path
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -491,3 +492,75 @@ def test_no_credentials_is_one_line_naming_the_settings(tmp_path, monkeypatch):
     assert message.endswith("(set DATABRICKS_HOST and DATABRICKS_TOKEN, or DATABRICKS_CONFIG_PROFILE, "
                             "or the OAuth / Azure CLI settings of the Databricks unified auth)")
     assert "\n" not in message
+
+
+class VolumeSession(ScriptedSession):
+    """Our session boundary with a Volume: uploads keep the file, COPY INTO loads the files not yet
+    loaded, and the checkpoint and row-count queries answer from what was loaded."""
+
+    def __init__(self, setup_files) -> None:
+        super().__init__()
+        self.volume: dict[str, bytes] = {}
+        self.loaded: set[str] = set()
+        self.rows: list[dict] = []
+        self.history = [(f.version, f.name, f.checksum, None) for f in setup_files]
+
+    def upload(self, local: Path, remote: str) -> None:
+        self.sent.append(f"<upload {remote}>")
+        self.volume[remote] = Path(local).read_bytes()
+
+    def execute(self, text: str) -> Outcome:
+        self.sent.append(text)
+        if text.startswith("COPY INTO"):
+            new = [name for name in self.volume if name not in self.loaded]
+            for name in new:
+                self.rows += [json.loads(line) for line in self.volume[name].decode().splitlines()]
+                self.loaded.add(name)
+            count = sum(len(self.volume[n].decode().splitlines()) for n in new)
+            return Outcome(["num_affected_rows", "num_inserted_rows", "num_skipped_corrupt_files"],
+                           [(count, count, 0)])
+        if text.startswith("SELECT partition_id, MAX(sequence_number)"):
+            best: dict[str, int] = {}
+            for row in self.rows:
+                best[row["partition_id"]] = max(best.get(row["partition_id"], -1), row["sequence_number"])
+            return Outcome(["partition_id", "checkpoint"], sorted(best.items()))
+        if text.startswith("SELECT COUNT(*)"):
+            return Outcome(["row_count"], [(len(self.rows),)])
+        if text.startswith("SELECT version, file, checksum, applied_at"):
+            return Outcome(["version", "file", "checksum", "applied_at"], self.history)
+        return Outcome()
+
+
+def test_client_ingest_uploads_each_landing_file_before_copy_into(tmp_path):
+    from datetime import timedelta
+
+    from ecomctl.events.eventlog import EmbeddedEventLog
+    from ecomctl.events.generator import generate_messages
+    from ecomctl.pipeline import Pipeline
+    from ecomctl.warehouse.sqlfiles import load_step
+
+    settings = Settings.load({"target": "databricks", "home": tmp_path / "home"},
+                             environ={"DATABRICKS_WAREHOUSE_ID": "wh1", "ECOMCTL_INGEST_BATCH": "40"})
+    hub = EmbeddedEventLog(tmp_path / "hub.db", partitions=2, retention=timedelta(days=7))
+    hub.send(generate_messages(100, seed=3))
+    session = VolumeSession(load_step("setup"))
+    # A file an interrupted run wrote but did not upload: uploaded and loaded first.
+    leftover = settings.landing_dir / "20260101T000000_local-orders_p0_000000000000-000000000000_left.json"
+    leftover.parent.mkdir(parents=True)
+    leftover.write_text(json.dumps({"source": "other/hub", "partition_id": "9", "sequence_number": 0}) + "\n")
+    with Pipeline(settings) as pipeline:
+        pipeline.__dict__["transport"] = hub
+        pipeline.__dict__["warehouse"] = DatabricksWarehouse(Names(), session, sleep=lambda s: None)
+        step = pipeline.ingest()
+
+    assert step.details["received"] == 100 and step.details["recovered_from_earlier_run"] == 1
+    files = step.details["landing_files"]
+    assert files == sum(-(-p["received"] // 40) for p in step.details["partitions"])  # 40 events a file
+    uploads = [i for i, s in enumerate(session.sent) if s.startswith("<upload /Volumes/ecommerce/bronze/landing/")]
+    copies = [i for i, s in enumerate(session.sent) if s.startswith("COPY INTO ecommerce.bronze.raw_events")]
+    assert len(uploads) == files + 1 and len(copies) == files + 1
+    assert all(u < c for u, c in zip(uploads, copies))  # each file is in the Volume before its COPY INTO
+    assert session.sent[uploads[0]] == f"<upload /Volumes/ecommerce/bronze/landing/{leftover.name}>"
+    assert list(settings.landing_dir.glob("*.json")) == []  # every local copy was uploaded, then removed
+    assert len(session.rows) == 101
+    assert session.sent[-1].startswith("CREATE OR REPLACE TABLE ecommerce.bronze.rejected_events")
