@@ -141,10 +141,13 @@ class Pipeline:
             raise UsageError(f"ingest --mode kafka needs a warehouse that hosts streaming tables "
                              f"(the databricks target); the {self.settings.target} target ingests "
                              "with --mode client")
+        # Kafka settings fail before anything connects.
+        kafka_names = kafka_ingest_names(self.settings, dry_run=self.plan is not None) \
+            if mode == "kafka" else {}
         with self._step("ingest") as step:
             self._require_setup()
             if mode == "kafka":
-                self._ingest_kafka(step)
+                self._ingest_kafka(step, kafka_names)
                 return step
             files = load_step("bronze", self.sql_root)
             load_files = [f for f in files if f.name.startswith("bronze/00_")]
@@ -266,10 +269,9 @@ class Pipeline:
         return step
 
     # -- helpers -----------------------------------------------------------------
-    def _ingest_kafka(self, step: StepResult) -> None:
+    def _ingest_kafka(self, step: StepResult, names: dict[str, str]) -> None:
         from ecomctl.warehouse.sqlfiles import load_step
 
-        names = kafka_ingest_names(self.settings)
         results = [r for f in load_step("kafka", self.sql_root)
                    for r in self.warehouse.run_file(f, names)]
         if not results:

@@ -89,22 +89,27 @@ def make_dry_run_transport(settings: Settings, plan):
                            1_048_576, plan)
 
 
-def kafka_ingest_names(settings: Settings) -> dict[str, str]:
+def kafka_ingest_names(settings: Settings, *, dry_run: bool = False) -> dict[str, str]:
     """The placeholders of sql/kafka beyond the object names: the hub's Kafka endpoint and the
-    Databricks secret holding its connection string (never the connection string itself)."""
+    Databricks secret holding its connection string (never the connection string itself).
+    In a dry run a missing setting shows as <SETTING>, as elsewhere in the plan."""
     import re
 
     from ecomctl.errors import ConfigError
 
-    namespace = _eventhub_namespace(settings)
+    namespace = _eventhub_namespace(settings) or ("<EVENTHUB_NAMESPACE>" if dry_run else "")
     if not namespace:
         raise ConfigError(settings.origin("eventhub_namespace"),
                           "ingest --mode kafka needs the Event Hubs namespace",
                           hint="set EVENTHUB_NAMESPACE, e.g. myns.servicebus.windows.net")
-    if not re.match(r"^[A-Za-z0-9][A-Za-z0-9.-]*$", namespace):
+    if not re.match(r"^[A-Za-z0-9][A-Za-z0-9.-]*$", namespace) and not dry_run:
         raise ConfigError(settings.origin("eventhub_namespace"), f"{namespace!r} is not a host name")
+    secret = {}
     for attr in ("kafka_secret_scope", "kafka_secret_key"):
         value = getattr(settings, attr)
+        if not value and dry_run:
+            secret[attr] = f"<{settings.origin(attr)}>"
+            continue
         if not value:
             raise ConfigError(settings.origin(attr), "ingest --mode kafka reads the Event Hubs "
                               "connection string from a Databricks secret, which this names",
@@ -112,9 +117,10 @@ def kafka_ingest_names(settings: Settings) -> dict[str, str]:
         if not re.match(r"^[A-Za-z0-9._-]+$", value):
             raise ConfigError(settings.origin(attr), f"{value!r} is not a secret scope or key name "
                               "(letters, digits, '.', '-' and '_')")
+        secret[attr] = value
     return {"kafka_bootstrap": f"{namespace}:9093", "eventhub_name": settings.eventhub_name,
             "source": f"{namespace}/{settings.eventhub_name}",
-            "secret_scope": settings.kafka_secret_scope, "secret_key": settings.kafka_secret_key}
+            "secret_scope": secret["kafka_secret_scope"], "secret_key": secret["kafka_secret_key"]}
 
 
 def _eventhub_namespace(settings: Settings) -> str:

@@ -119,10 +119,19 @@ def test_kafka_ingest_plan_reads_the_secret_on_the_server(home):
         _parses_as_databricks(text)
 
 
-def test_kafka_ingest_needs_its_secret_settings(home):
-    with pytest.raises(ConfigError, match="setting ECOMCTL_KAFKA_SECRET_SCOPE"):
-        _plan("databricks", home, [lambda p: p.ingest("kafka")],
-              EVENTHUB_NAMESPACE="shop.servicebus.windows.net")
+def test_kafka_ingest_needs_its_secret_settings_before_connecting(home):
+    settings = Settings.load({"target": "databricks", "home": home}, environ={
+        "EVENTHUB_NAMESPACE": "shop.servicebus.windows.net", "DATABRICKS_WAREHOUSE_ID": "abc123",
+        "DATABRICKS_HOST": "https://nonexistent.invalid"})
+    with Pipeline(settings) as pipeline, pytest.raises(ConfigError, match="setting ECOMCTL_KAFKA_SECRET_SCOPE"):
+        pipeline.ingest("kafka")
+
+
+def test_kafka_dry_run_without_settings_names_them(home):
+    plan = _plan("databricks", home, [lambda p: p.ingest("kafka")])
+    stream = next(e.text for e in plan.of_kind("sql") if e.text.startswith("CREATE OR REFRESH STREAMING"))
+    assert "bootstrapServers => '<EVENTHUB_NAMESPACE>:9093'" in stream
+    assert "secret('<ECOMCTL_KAFKA_SECRET_SCOPE>', '<ECOMCTL_KAFKA_SECRET_KEY>')" in stream
 
 
 def test_local_dry_run_prints_the_sql_and_creates_nothing(cli, home):
