@@ -62,7 +62,7 @@ def main_options(
 def run_command(ctx: typer.Context, command: str,
                 work: Callable[[Any, Any], tuple[list, dict | None]],
                 overrides: dict[str, Any] | None = None, dry_run: bool = False) -> None:
-    """Load settings, run `work(pipeline, console)`, render, write the run report, exit 0 or 1.
+    """Load settings, run `work(pipeline, console)`, render, write the run report, exit 0, 1 or 2.
 
     `work` returns (steps, reconciliation). With `dry_run`, the pipeline records a plan instead of
     connecting, and the plan is printed (and put in the report).
