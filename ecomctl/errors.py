@@ -50,3 +50,7 @@ class TransportError(EcomctlError):
 
 class WarehouseError(EcomctlError):
     """The SQL warehouse failed or is unreachable."""
+
+
+class UsageError(EcomctlError):
+    """A command asked for something its target cannot do (e.g. ingest --mode kafka locally); exit 2."""

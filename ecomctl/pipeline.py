@@ -9,12 +9,18 @@ from __future__ import annotations
 import time
 from datetime import datetime
 from functools import cached_property
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 from ecomctl.config import Settings
-from ecomctl.errors import EcomctlError
+from ecomctl.errors import EcomctlError, UsageError
 from ecomctl.results import NullReporter, ObjectResult, Reporter, StepResult, utc_now
-from ecomctl.targets import check_settings, has_state, make_transport, make_warehouse
+from ecomctl.targets import (check_settings, has_state, kafka_ingest_names, make_dry_run_transport,
+                             make_dry_run_warehouse, make_transport, make_warehouse)
+
+INGEST_MODES = ("client", "kafka")
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ecomctl.plan import Plan
 
 STEP_DESCRIPTIONS = {
     "setup": "apply pending setup SQL, check the transport",
@@ -37,19 +43,28 @@ SELECT
 
 
 class Pipeline:
-    def __init__(self, settings: Settings, reporter: Reporter | None = None) -> None:
+    """With a `plan`, every step is a dry run: the adapters record into the plan what they would
+    send (statements, uploads, API calls) and connect to nothing."""
+
+    def __init__(self, settings: Settings, reporter: Reporter | None = None,
+                 plan: "Plan | None" = None) -> None:
         check_settings(settings)  # settings that cannot work on their target fail before any step
         self.settings = settings
         self.reporter: Reporter = reporter or NullReporter()
+        self.plan = plan
 
     # -- lazily built adapters -------------------------------------------------
     @cached_property
     def transport(self):
+        if self.plan is not None:
+            return make_dry_run_transport(self.settings, self.plan)
         return make_transport(self.settings)
 
     @cached_property
     def warehouse(self):
-        return make_warehouse(self.settings)
+        if self.plan is not None:
+            return make_dry_run_warehouse(self.settings, self.plan)
+        return make_warehouse(self.settings, self.reporter)
 
     @cached_property
     def sql_root(self):
@@ -73,12 +88,17 @@ class Pipeline:
         return f"{self.settings.catalog}.{schema}.{table}"
 
     # -- steps -----------------------------------------------------------------
-    def setup(self) -> StepResult:
+    def setup(self, create_catalog: bool = False) -> StepResult:
+        """Check (or with `create_catalog`, create) the catalog, check the transport, apply the
+        pending setup files. The warehouse comes first: its failure is the one to fix first."""
         from ecomctl.warehouse import migrations
         from ecomctl.warehouse.sqlfiles import load_step
 
         with self._step("setup") as step:
             self.settings.home.mkdir(parents=True, exist_ok=True)
+            catalog = self.warehouse.ensure_catalog(create_catalog)
+            if catalog is not None:
+                step.objects.append(_object(catalog))
             started = time.perf_counter()
             self.transport.check()
             step.objects.append(ObjectResult(
@@ -96,6 +116,10 @@ class Pipeline:
 
         count = self.settings.event_count if count is None else count
         with self._step("generate") as step:
+            if self.plan is not None:
+                self.transport.plan_send(count, seed)
+                step.details.update(events=count, batches=0, bytes=0, seed=seed, events_per_second=0)
+                return step
             messages = generate_messages(count, seed=seed, as_of=as_of)
             sent = self.transport.send(
                 messages, on_progress=lambda n, nbytes: self.reporter.progress("generate", n, count))
@@ -104,12 +128,27 @@ class Pipeline:
                                 seed=seed, events_per_second=_rate(sent.events, sent.seconds))
         return step
 
-    def ingest(self) -> StepResult:
+    def ingest(self, mode: str = "client") -> StepResult:
+        """client (default): read the hub here, land files, upload them where the warehouse needs
+        them, COPY INTO raw_events. kafka: the warehouse reads the hub itself through a streaming
+        table (only where the warehouse hosts streaming tables). Then the bronze SQL, in both."""
         from ecomctl.ingest import ingest_partitions, read_checkpoints, write_landing_file
         from ecomctl.warehouse.sqlfiles import load_step
 
+        if mode not in INGEST_MODES:
+            raise UsageError(f"unknown ingest mode {mode!r}; choose one of {', '.join(INGEST_MODES)}")
+        if mode == "kafka" and not self.warehouse.SUPPORTS_STREAMING_TABLES:
+            raise UsageError(f"ingest --mode kafka needs a warehouse that hosts streaming tables "
+                             f"(the databricks target); the {self.settings.target} target ingests "
+                             "with --mode client")
+        # Kafka settings fail before anything connects.
+        kafka_names = kafka_ingest_names(self.settings, dry_run=self.plan is not None) \
+            if mode == "kafka" else {}
         with self._step("ingest") as step:
             self._require_setup()
+            if mode == "kafka":
+                self._ingest_kafka(step, kafka_names)
+                return step
             files = load_step("bronze", self.sql_root)
             load_files = [f for f in files if f.name.startswith("bronze/00_")]
             build_files = [f for f in files if f not in load_files]
@@ -121,11 +160,18 @@ class Pipeline:
                 return sum(r.rows or 0 for f in load_files for r in self.warehouse.run_file(f))
 
             def land_and_load(partition_id: str, events: Sequence) -> int:
-                write_landing_file(self.settings.landing_dir, source, partition_id, events)
+                path = write_landing_file(self.settings.landing_dir, source, partition_id, events)
+                self.warehouse.stage_landing_file(path)
                 return load()
 
+            if self.plan is not None:
+                self._plan_ingest(step, load, build_files)
+                return step
             started = time.perf_counter()
-            recovered = load()  # files a crashed run wrote but did not load
+            # Files a crashed run wrote but did not upload or load.
+            for leftover in self.warehouse.unstaged_landing_files(self.settings.landing_dir):
+                self.warehouse.stage_landing_file(leftover)
+            recovered = load()
             summary = ingest_partitions(
                 self.transport,
                 lambda: read_checkpoints(self.warehouse, source),
@@ -163,17 +209,27 @@ class Pipeline:
         return step
 
     def dashboards(self) -> StepResult:
-        from ecomctl.dashboards.publish import publish_local
-
         with self._step("dashboards") as step:
             self._require_setup()
-            publish_local(self, step)
+            if self.warehouse.HAS_DASHBOARD_SERVICE:
+                from ecomctl.dashboards.databricks import DashboardApi, publish_databricks
+
+                api = (DashboardApi.dry_run(self.plan.add) if self.plan is not None else
+                       DashboardApi.live(self.warehouse.workspace_client(), self.settings))
+                publish_databricks(self, step, api)
+            else:
+                from ecomctl.dashboards.publish import publish_local
+
+                publish_local(self, step)
         return step
 
     def run_all(self, count: int | None = None, seed: int | None = None,
-                as_of: datetime | None = None) -> tuple[list[StepResult], dict[str, Any]]:
-        steps = [self.setup(), self.generate(count, seed, as_of), self.ingest(),
+                as_of: datetime | None = None, create_catalog: bool = False,
+                ) -> tuple[list[StepResult], dict[str, Any] | None]:
+        steps = [self.setup(create_catalog), self.generate(count, seed, as_of), self.ingest(),
                  self.transform(), self.views(), self.dashboards()]
+        if self.plan is not None:
+            return steps, None  # nothing was sent or landed: there is nothing to reconcile
         ingest = steps[2].details
         return steps, self.reconciliation(sent=steps[1].details["events"], received=ingest["received"],
                                           landed=ingest["landed"], expired=ingest["expired"],
@@ -213,6 +269,41 @@ class Pipeline:
         return step
 
     # -- helpers -----------------------------------------------------------------
+    def _ingest_kafka(self, step: StepResult, names: dict[str, str]) -> None:
+        from ecomctl.warehouse.sqlfiles import load_step
+
+        results = [r for f in load_step("kafka", self.sql_root)
+                   for r in self.warehouse.run_file(f, names)]
+        if not results:
+            raise EcomctlError("sql/kafka has no file that reads the event hub")
+        step.objects += [_object(r) for r in results]
+        landed = sum(r.rows or 0 for r in results if r.action == "merge")
+        for f in load_step("bronze", self.sql_root):
+            if not f.name.startswith("bronze/00_"):
+                step.objects += [_object(r) for r in self.warehouse.run_file(f)]
+        step.details.update(mode="kafka", source=names["source"], received=landed, landed=landed,
+                            recovered_from_earlier_run=0, landing_files=0, expired=0, partitions=[])
+
+    def _plan_ingest(self, step: StepResult, load, build_files) -> None:
+        """The dry run of client-mode ingest: one round of read, write, upload and load stands for
+        all of them, so the plan does not grow with the number of events."""
+        from ecomctl.ingest import read_checkpoints
+
+        plan, source = self.plan, self.transport.source
+        load()  # files an interrupted run left
+        read_checkpoints(self.warehouse, source)
+        self.transport.plan_receive(self.settings.ingest_batch)
+        example = self.settings.landing_dir / "<utc time>_<source>_p<partition>_<first>-<last>_<id>.json"
+        plan.add("write", f"one landing file per read (JSON lines, one event each): {example}")
+        self.warehouse.stage_landing_file(example)
+        load()
+        plan.add("check", "repeat read, write, upload and COPY INTO, from the new checkpoint, until "
+                          "each partition reaches the end it had when ingest started")
+        for f in build_files:
+            step.objects += [_object(r) for r in self.warehouse.run_file(f)]
+        step.details.update(mode="client", received=0, landed=0, recovered_from_earlier_run=0,
+                            landing_files=0, expired=0, partitions=[])
+
     def _run_step_files(self, step_name: str) -> list[ObjectResult]:
         from ecomctl.warehouse.sqlfiles import load_step
 
@@ -226,6 +317,14 @@ class Pipeline:
         from ecomctl.warehouse import migrations
         from ecomctl.warehouse.sqlfiles import load_step
 
+        if self.plan is not None:
+            # What the check sends; its answer is only known when the plan runs.
+            self.plan.add("check", f"stop unless {self.fqn('bronze', 'raw_events')} exists and every "
+                                   "setup file is applied (else: run `ecomctl setup`)")
+            if has_state(self.settings):
+                self.warehouse.table_rows(self.fqn("bronze", "raw_events"))
+            migrations.status(self.warehouse, load_step("setup", self.sql_root))
+            return
         if not has_state(self.settings) or \
                 self.warehouse.table_rows(self.fqn("bronze", "raw_events")) is None:
             raise EcomctlError(f"{self.fqn('bronze', 'raw_events')} does not exist",
@@ -233,6 +332,8 @@ class Pipeline:
         migrations.check_current(self.warehouse, load_step("setup", self.sql_root))
 
     def _step(self, name: str) -> "_StepTimer":
+        if self.plan is not None:
+            self.plan.step = name
         return _StepTimer(name, self.reporter)
 
 

@@ -46,6 +46,8 @@ class RunReport:
     seconds: float = 0.0
     reconciliation: dict[str, int] | None = None
     settings: dict[str, Any] | None = None
+    # --dry-run: what the command would send, in order ({number, step, kind, text}); None otherwise.
+    plan: list[dict[str, Any]] | None = None
     schema_version: int = REPORT_SCHEMA_VERSION
 
     def to_json(self) -> str:
@@ -90,6 +92,9 @@ class Reporter(Protocol):
 
     def message(self, text: str) -> None: ...
 
+    def waiting(self, text: str | None) -> None:
+        """Show that the step waits on something slow (a warehouse starting); None: done waiting."""
+
 
 class NullReporter:
     """A reporter that keeps quiet: for library use and tests."""
@@ -107,4 +112,7 @@ class NullReporter:
         pass
 
     def message(self, text: str) -> None:
+        pass
+
+    def waiting(self, text: str | None) -> None:
         pass

@@ -7,7 +7,7 @@ from datetime import timedelta
 from ecomctl.config import Settings
 from ecomctl.errors import ConfigError
 
-AVAILABLE_TARGETS = ("local",)
+AVAILABLE_TARGETS = ("local", "databricks")
 
 
 def check_settings(settings: Settings) -> None:
@@ -45,9 +45,90 @@ def make_transport(settings: Settings):
                             hub=settings.eventhub_name, retention=retention)
 
 
-def make_warehouse(settings: Settings):
+def make_warehouse(settings: Settings, reporter=None):
+    """The target's warehouse; its settings are checked here, when a step first needs it."""
+    if settings.target == "databricks":
+        from ecomctl.warehouse.databricks import DatabricksAccess, DatabricksWarehouse
+
+        return DatabricksWarehouse.live(warehouse_names(settings), DatabricksAccess.from_settings(settings),
+                                        reporter=reporter, mv_schedule=settings.mv_schedule)
     from ecomctl.warehouse.duckdb import DuckDBWarehouse
 
     return DuckDBWarehouse(settings.warehouse_path, warehouse_names(settings),
                            volumes_root=settings.landing_dir,
                            memory_limit=settings.duckdb_memory_limit)
+
+
+def make_dry_run_warehouse(settings: Settings, plan):
+    """A warehouse that records into `plan` what the target's warehouse would run; needs no
+    credentials: on databricks, missing warehouse settings show as <SETTING> in the plan."""
+    if settings.target == "databricks":
+        from ecomctl.errors import ConfigError
+        from ecomctl.warehouse.databricks import DatabricksAccess, DatabricksWarehouse
+
+        try:
+            access = DatabricksAccess.from_settings(settings)
+        except ConfigError:
+            access = None
+        return DatabricksWarehouse.planned(warehouse_names(settings), access, plan,
+                                           mv_schedule=settings.mv_schedule)
+    from ecomctl.warehouse.dryrun import DryRunWarehouse
+
+    return DryRunWarehouse(warehouse_names(settings), plan)
+
+
+def make_dry_run_transport(settings: Settings, plan):
+    """A transport that records what would be sent or read, naming the hub it would use."""
+    from ecomctl.plan import DryRunTransport
+
+    if settings.target == "local":
+        return DryRunTransport(f"local/{settings.eventhub_name}", 1_048_576, plan)
+    namespace = _eventhub_namespace(settings)
+    # 1 MB: the largest batch of a Standard or Premium event hub (the live hub reports its own).
+    return DryRunTransport(f"{namespace or '<EVENTHUB_NAMESPACE>'}/{settings.eventhub_name}",
+                           1_048_576, plan)
+
+
+def kafka_ingest_names(settings: Settings, *, dry_run: bool = False) -> dict[str, str]:
+    """The placeholders of sql/kafka beyond the object names: the hub's Kafka endpoint and the
+    Databricks secret holding its connection string (never the connection string itself).
+    In a dry run a missing setting shows as <SETTING>, as elsewhere in the plan."""
+    import re
+
+    from ecomctl.errors import ConfigError
+
+    namespace = _eventhub_namespace(settings) or ("<EVENTHUB_NAMESPACE>" if dry_run else "")
+    if not namespace:
+        raise ConfigError(settings.origin("eventhub_namespace"),
+                          "ingest --mode kafka needs the Event Hubs namespace",
+                          hint="set EVENTHUB_NAMESPACE, e.g. myns.servicebus.windows.net")
+    if not re.match(r"^[A-Za-z0-9][A-Za-z0-9.-]*$", namespace) and not dry_run:
+        raise ConfigError(settings.origin("eventhub_namespace"), f"{namespace!r} is not a host name")
+    secret = {}
+    for attr in ("kafka_secret_scope", "kafka_secret_key"):
+        value = getattr(settings, attr)
+        if not value and dry_run:
+            secret[attr] = f"<{settings.origin(attr)}>"
+            continue
+        if not value:
+            raise ConfigError(settings.origin(attr), "ingest --mode kafka reads the Event Hubs "
+                              "connection string from a Databricks secret, which this names",
+                              hint="store it with `databricks secrets put-secret <scope> <key>`")
+        if not re.match(r"^[A-Za-z0-9._-]+$", value):
+            raise ConfigError(settings.origin(attr), f"{value!r} is not a secret scope or key name "
+                              "(letters, digits, '.', '-' and '_')")
+        secret[attr] = value
+    return {"kafka_bootstrap": f"{namespace}:9093", "eventhub_name": settings.eventhub_name,
+            "source": f"{namespace}/{settings.eventhub_name}",
+            "secret_scope": secret["kafka_secret_scope"], "secret_key": secret["kafka_secret_key"]}
+
+
+def _eventhub_namespace(settings: Settings) -> str:
+    """EVENTHUB_NAMESPACE, else the namespace of the connection string's endpoint; "" when neither."""
+    import re
+
+    namespace = settings.eventhub_namespace.strip()
+    if not namespace and settings.eventhub_connection_string:
+        found = re.search(r"Endpoint=sb://([^/;]+)", settings.eventhub_connection_string.reveal())
+        namespace = found.group(1) if found else ""
+    return namespace

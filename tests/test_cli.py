@@ -182,11 +182,12 @@ def test_home_that_is_a_file_is_a_setting_error(cli, tmp_path):
     assert result.stderr.startswith("Error: setting --home:") and "not a folder" in result.stderr
 
 
-def test_unavailable_target_names_the_flag_before_any_step(cli):
+def test_databricks_without_a_warehouse_names_the_setting(cli):
     result = cli("--target", "databricks", "setup")
     assert result.exit_code == 1
-    assert "setting --target:" in result.stderr
-    assert "setup: started" not in result.stdout
+    assert result.stderr.startswith("Error: setting DATABRICKS_WAREHOUSE_ID: the databricks target "
+                                    "needs a SQL warehouse")
+    assert len(result.stderr.strip().splitlines()) == 1
 
 
 def test_failed_step_prints_a_failure_line(cli, home):

@@ -343,7 +343,7 @@ def test_step_files_follow_conventions():
     views = load_step("views")
     assert len(views) == 8
     for sql_file in views:
-        assert "CREATE OR REPLACE MATERIALIZED VIEW ${catalog}.${gold}.mv_" in sql_file.text
+        assert "CREATE MATERIALIZED VIEW ${catalog}.${gold}.mv_" in sql_file.text
     for step in ("bronze", "silver", "gold"):
         for sql_file in load_step(step):
             if not sql_file.name.startswith("bronze/00_"):

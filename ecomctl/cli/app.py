@@ -68,19 +68,23 @@ def main_options(
 
 def run_command(ctx: typer.Context, command: str,
                 work: Callable[[Any, Any], tuple[list, dict | None]],
-                overrides: dict[str, Any] | None = None) -> None:
-    """Load settings, run `work(pipeline, console)`, render, write the run report, exit 0 or 1.
+                overrides: dict[str, Any] | None = None, dry_run: bool = False) -> None:
+    """Load settings, run `work(pipeline, console)`, render, write the run report, exit 0, 1 or 2.
 
-    `work` returns (steps, reconciliation).
+    `work` returns (steps, reconciliation). With `dry_run`, the pipeline records a plan instead of
+    connecting, and the plan is printed (and put in the report).
     """
     from ecomctl.cli.console import PipelineConsole, Scrubber
     from ecomctl.config import Settings
-    from ecomctl.errors import EcomctlError
+    from ecomctl.errors import EcomctlError, UsageError
     from ecomctl.pipeline import Pipeline
+    from ecomctl.plan import Plan
     from ecomctl.results import RunReport, utc_now
 
     options: GlobalOptions = ctx.obj
     console = PipelineConsole(to_stderr=options.json)
+    console.dry_run = dry_run
+    plan = Plan() if dry_run else None
     errors = PipelineConsole(to_stderr=True, interactive=False)
     settings = None
     report = RunReport(command=command, target=options.target or "?", home=str(options.home or ""),
@@ -94,9 +98,12 @@ def run_command(ctx: typer.Context, command: str,
         console.scrub = errors.scrub = scrub
         report.target, report.home = settings.target, str(settings.home)
         report.settings = settings.public()
-        with Pipeline(settings, reporter=console) as pipeline:
+        with Pipeline(settings, reporter=console, plan=plan) as pipeline:
             steps, reconciliation = work(pipeline, console)
         report.steps, report.reconciliation = steps, reconciliation
+        if plan is not None:
+            report.plan = plan.as_dicts()
+            console.render_plan(plan)
     except KeyboardInterrupt:
         exit_code = _interrupted(report, console, errors)
     except Exception as exc:
@@ -110,7 +117,7 @@ def run_command(ctx: typer.Context, command: str,
             if options.debug:
                 _print_traceback(errors.scrub)
             errors.error(message, debug_hint=not options.debug)
-            exit_code = 1
+            exit_code = 2 if isinstance(exc, UsageError) else 1
     _finish(options, report, settings, errors, started, exit_code)
 
 

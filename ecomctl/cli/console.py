@@ -47,6 +47,8 @@ class PipelineConsole:
         self.scrub = scrub or Scrubber()
         self._progress = None
         self._task = None
+        self._status = None
+        self.dry_run = False  # a dry run prints its plan, not tables of objects that were not touched
         self.finished: list[StepResult] = []
 
     # -- Reporter ----------------------------------------------------------------
@@ -70,6 +72,8 @@ class PipelineConsole:
     def step_finished(self, result: StepResult) -> None:
         self._stop_progress()
         self.finished.append(result)
+        if self.dry_run:
+            return
         if not self.interactive:
             rows = sum(o.rows or 0 for o in result.objects)
             self.console.print(f"{result.step}: finished in {result.seconds:.2f}s "
@@ -84,6 +88,37 @@ class PipelineConsole:
 
     def message(self, text: str) -> None:
         self.console.print(f"[yellow]![/yellow] {_escape(self.scrub(text))}", soft_wrap=True)
+
+    def waiting(self, text: str | None) -> None:
+        """A spinner on a terminal, one line elsewhere; None ends the wait."""
+        if text is None:
+            if self._status is not None:
+                self._status.stop()
+                self._status = None
+            return
+        text = _escape(self.scrub(text))
+        if not self.interactive:
+            self.console.print(f"... {text}", soft_wrap=True)
+        elif self._status is None:
+            self._status = self.console.status(text)
+            self._status.start()
+        else:
+            self._status.update(text)
+
+    def render_plan(self, plan) -> None:
+        """The dry-run plan: numbered entries with their step and kind, statements in full."""
+        self.console.print(f"[bold]dry run[/bold]: {len(plan.entries)} actions, nothing was sent",
+                           soft_wrap=True)
+        width = len(str(len(plan.entries)))
+        for entry in plan.entries:
+            head = f"{entry.number:>{width}}. [{entry.step}] {entry.kind}:"
+            text = self.scrub(entry.text)
+            if "\n" in text:
+                self.console.print(_escape(head), soft_wrap=True)
+                self.console.print(_escape("\n".join("    " + line for line in text.splitlines())),
+                                   soft_wrap=True)
+            else:
+                self.console.print(_escape(f"{head} {text}"), soft_wrap=True)
 
     # -- rendering -----------------------------------------------------------------
     def render_step(self, result: StepResult) -> None:
@@ -171,6 +206,7 @@ class PipelineConsole:
                            soft_wrap=True)
 
     def _stop_progress(self) -> None:
+        self.waiting(None)
         if self._progress is not None:
             self._progress.stop()
             self._progress = None

@@ -13,6 +13,12 @@ Count = Annotated[Optional[int], typer.Option(
 Seed = Annotated[Optional[int], typer.Option(
     "--seed", help="Make the events reproducible: the same seed on the same day (or with the same "
     "--as-of) sends identical events.", show_default=False)]
+DryRun = Annotated[bool, typer.Option(
+    "--dry-run", help="Print every statement, file upload and API call the command would make, in "
+    "order, without connecting or needing credentials.")]
+CreateCatalog = Annotated[bool, typer.Option(
+    "--create-catalog", help="Create the catalog if it does not exist (Databricks; otherwise it must "
+    "exist already).")]
 AsOf = Annotated[Optional[datetime], typer.Option(
     "--as-of", formats=["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S"],
     help="Clock of the generator (UTC): orders fall in the 30 days before it.", show_default=False)]

@@ -42,9 +42,13 @@ def publish_local(pipeline: "Pipeline", step: StepResult) -> None:
         step.objects.append(ObjectResult(f"genie space {space.name}", "examples run",
                                          len(space.questions), time.perf_counter() - started))
 
+    out_dir = pipeline.settings.dashboards_dir
+    if pipeline.plan is not None:  # a dry run: the queries above were recorded, nothing is written
+        pipeline.plan.add("write", f"{out_dir / 'index.html'}: the HTML dashboard of the ten queries")
+        step.details.update(queries=len(panels), genie_examples=examples)
+        return
     kpis = _key_figures(panels)
     html = render_html(panels, title="ecomctl: e-commerce dashboard", generated_at=utc_now(), kpis=kpis)
-    out_dir = pipeline.settings.dashboards_dir
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / "index.html"
     path.write_text(html, encoding="utf-8")

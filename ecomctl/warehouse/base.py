@@ -5,7 +5,8 @@ from __future__ import annotations
 import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, Mapping
 
 from ecomctl.errors import SqlError
 from ecomctl.warehouse.sqlfiles import SqlFile, render, split_statements, validate_identifier
@@ -75,17 +76,21 @@ class Warehouse(ABC):
     """
 
     SUPPORTS_MATERIALIZED_VIEWS: bool = False
+    SUPPORTS_STREAMING_TABLES: bool = False  # CREATE STREAMING TABLE ... read_kafka (ingest --mode kafka)
+    HAS_DASHBOARD_SERVICE: bool = False  # publishes dashboards, saved queries and Genie spaces itself
     name: str = "warehouse"
 
     def __init__(self, names: Names) -> None:
         self.names = names
 
-    def run_file(self, sql_file: SqlFile) -> list[StatementResult]:
+    def run_file(self, sql_file: SqlFile,
+                 extra_names: Mapping[str, str] | None = None) -> list[StatementResult]:
         """Render the file's placeholders, split it and run each statement in order.
 
+        `extra_names` adds placeholders beyond the object names (checked by whoever supplies them).
         Stops at the first failing statement with a SqlError naming file, statement and line.
         """
-        text = render(sql_file.text, self.names.as_mapping(), sql_file.name)
+        text = render(sql_file.text, {**self.names.as_mapping(), **(extra_names or {})}, sql_file.name)
         return [self.run_statement(s.text, file=sql_file.name, index=s.index, line=s.line)
                 for s in split_statements(text, sql_file.name)]
 
@@ -111,6 +116,18 @@ class Warehouse(ABC):
     @abstractmethod
     def tables(self, schema: str) -> list[str]:
         """Names of the tables and views in a schema of the configured catalog, sorted."""
+
+    def ensure_catalog(self, create: bool) -> StatementResult | None:
+        """Make sure the configured catalog exists (creating it only when asked); None when the
+        warehouse has nothing to check (a local file is its own catalog)."""
+        return None
+
+    def stage_landing_file(self, path: Path) -> None:
+        """Make a landing file visible at the Volume path. Locally the landing folder is the Volume."""
+
+    def unstaged_landing_files(self, directory: Path) -> list[Path]:
+        """Landing files written but not yet visible at the Volume path (left by an interrupted run)."""
+        return []
 
     @abstractmethod
     def close(self) -> None:

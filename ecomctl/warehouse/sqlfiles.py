@@ -14,6 +14,9 @@ from typing import Mapping
 from ecomctl.errors import ConfigError, SqlError
 
 STEPS = ("setup", "bronze", "silver", "gold", "views", "dashboards")
+# Steps whose SQL runs only on a warehouse that can host them (kafka: streaming tables with
+# read_kafka, for `ingest --mode kafka`); never run locally, so they are not in STEPS.
+SERVER_STEPS = ("kafka",)
 
 _VERSIONED = re.compile(r"^V(\d+)__(\w+)\.sql$")
 _REPEATABLE = re.compile(r"^(\d+)_(\w+)\.sql$")
@@ -52,8 +55,8 @@ def sql_root(root: Path | str | None = None) -> Path:
 
 def load_step(step: str, root: Path | str | None = None) -> list[SqlFile]:
     """The files of one step in run order (setup: by version; others: by name)."""
-    if step not in STEPS:
-        raise SqlError(f"{step}/", f"unknown step; expected one of {', '.join(STEPS)}")
+    if step not in STEPS + SERVER_STEPS:
+        raise SqlError(f"{step}/", f"unknown step; expected one of {', '.join(STEPS + SERVER_STEPS)}")
     base = sql_root(root)
     folder = base / "dashboards" / "queries" if step == "dashboards" else base / step
     if not folder.is_dir():

@@ -1,7 +1,7 @@
 -- gold.mv_top_brands: one row per brand with at least one revenue order, ranked by net revenue.
 -- From silver, not sales_by_brand_category: unique customers cannot be summed across categories.
 
-CREATE OR REPLACE MATERIALIZED VIEW ${catalog}.${gold}.mv_top_brands
+CREATE MATERIALIZED VIEW ${catalog}.${gold}.mv_top_brands
 COMMENT 'Brands ranked by net revenue (revenue orders)'
 AS
 SELECT

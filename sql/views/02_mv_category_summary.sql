@@ -1,7 +1,7 @@
 -- gold.mv_category_summary: one row per category with at least one revenue order, with its
 -- share of the total net revenue of all revenue orders.
 
-CREATE OR REPLACE MATERIALIZED VIEW ${catalog}.${gold}.mv_category_summary
+CREATE MATERIALIZED VIEW ${catalog}.${gold}.mv_category_summary
 COMMENT 'Revenue orders by category, with the share of total net revenue'
 AS
 SELECT

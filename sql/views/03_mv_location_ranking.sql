@@ -1,7 +1,7 @@
 -- gold.mv_location_ranking: every (city, state) of gold.location_performance, ranked by net revenue
 -- (locations without revenue orders rank last, tied at 0.00).
 
-CREATE OR REPLACE MATERIALIZED VIEW ${catalog}.${gold}.mv_location_ranking
+CREATE MATERIALIZED VIEW ${catalog}.${gold}.mv_location_ranking
 COMMENT 'Locations ranked by net revenue'
 AS
 SELECT

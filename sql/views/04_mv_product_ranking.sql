@@ -1,7 +1,7 @@
 -- gold.mv_product_ranking: every product of gold.product_performance, ranked by net revenue and
 -- by units sold (two independent RANKs; ties share a rank).
 
-CREATE OR REPLACE MATERIALIZED VIEW ${catalog}.${gold}.mv_product_ranking
+CREATE MATERIALIZED VIEW ${catalog}.${gold}.mv_product_ranking
 COMMENT 'Products ranked by net revenue and by units sold (revenue orders)'
 AS
 SELECT

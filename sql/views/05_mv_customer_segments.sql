@@ -1,7 +1,7 @@
 -- gold.mv_customer_segments: one row per customer segment that occurs (High, Medium, Low) with its
 -- customer count and lifetime value.
 
-CREATE OR REPLACE MATERIALIZED VIEW ${catalog}.${gold}.mv_customer_segments
+CREATE MATERIALIZED VIEW ${catalog}.${gold}.mv_customer_segments
 COMMENT 'Customers and lifetime value by segment'
 AS
 SELECT

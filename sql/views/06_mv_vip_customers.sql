@@ -1,7 +1,7 @@
 -- gold.mv_vip_customers: the 10 customers with the highest lifetime value, vip_rank 1 to 10.
 -- ROW_NUMBER, not RANK: exactly ten rows without gaps; equal values go to the lower customer_id.
 
-CREATE OR REPLACE MATERIALIZED VIEW ${catalog}.${gold}.mv_vip_customers
+CREATE MATERIALIZED VIEW ${catalog}.${gold}.mv_vip_customers
 COMMENT 'Top 10 customers by lifetime value'
 AS
 SELECT

@@ -1,7 +1,7 @@
 -- gold.mv_brand_location_matrix: one row per (brand, city) with at least one revenue order, for
 -- the brand-by-city heat map. Grouped by city alone, as the dashboard shows it.
 
-CREATE OR REPLACE MATERIALIZED VIEW ${catalog}.${gold}.mv_brand_location_matrix
+CREATE MATERIALIZED VIEW ${catalog}.${gold}.mv_brand_location_matrix
 COMMENT 'Revenue orders by brand and city'
 AS
 SELECT

@@ -1,7 +1,7 @@
 -- gold.mv_discount_analysis: one row per discount band with at least one revenue order, to show
 -- what each band of discounts costs and brings in.
 
-CREATE OR REPLACE MATERIALIZED VIEW ${catalog}.${gold}.mv_discount_analysis
+CREATE MATERIALIZED VIEW ${catalog}.${gold}.mv_discount_analysis
 COMMENT 'Revenue orders by discount band'
 AS
 SELECT

@@ -3,9 +3,11 @@
 import typer
 
 from ecomctl.cli.app import app, run_command
+from ecomctl.cli.options import DryRun
 
 
 @app.command()
-def dashboards(ctx: typer.Context) -> None:
+def dashboards(ctx: typer.Context, dry_run: DryRun = False) -> None:
     """Run the ten dashboard queries and the Genie examples; write the HTML dashboard and print the key figures."""
-    run_command(ctx, "dashboards", lambda pipeline, console: ([pipeline.dashboards()], None))
+    run_command(ctx, "dashboards", lambda pipeline, console: ([pipeline.dashboards()], None),
+                dry_run=dry_run)

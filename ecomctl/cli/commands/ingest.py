@@ -1,11 +1,26 @@
 """ecomctl ingest"""
 
+from enum import Enum
+from typing import Annotated
+
 import typer
 
 from ecomctl.cli.app import app, run_command
+from ecomctl.cli.options import DryRun
+
+
+class IngestMode(str, Enum):
+    client = "client"
+    kafka = "kafka"
 
 
 @app.command()
-def ingest(ctx: typer.Context) -> None:
+def ingest(ctx: typer.Context,
+           mode: Annotated[IngestMode, typer.Option(
+               "--mode", help="client: read the hub here, land files, COPY INTO raw_events. kafka "
+               "(databricks only): a streaming table reads the hub's Kafka endpoint on the server.")
+           ] = IngestMode.client,
+           dry_run: DryRun = False) -> None:
     """Land every event not yet landed (from each partition's checkpoint), load it into bronze.raw_events, build bronze."""
-    run_command(ctx, "ingest", lambda pipeline, console: ([pipeline.ingest()], None))
+    run_command(ctx, "ingest", lambda pipeline, console: ([pipeline.ingest(mode.value)], None),
+                dry_run=dry_run)

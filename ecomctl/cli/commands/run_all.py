@@ -3,16 +3,18 @@
 import typer
 
 from ecomctl.cli.app import app, run_command
-from ecomctl.cli.options import AsOf, Count, Seed, utc
+from ecomctl.cli.options import AsOf, Count, CreateCatalog, DryRun, Seed, utc
 
 
 @app.command("run-all")
-def run_all(ctx: typer.Context, count: Count = None, seed: Seed = None, as_of: AsOf = None) -> None:
+def run_all(ctx: typer.Context, count: Count = None, seed: Seed = None, as_of: AsOf = None,
+            create_catalog: CreateCatalog = False, dry_run: DryRun = False) -> None:
     """setup, generate, ingest, transform, views, dashboards in order; stops at the first failure; ends with a summary and a reconciliation."""
 
     def work(pipeline, console):
-        steps, reconciliation = pipeline.run_all(count, seed, utc(as_of))
-        console.render_summary(steps, reconciliation)
+        steps, reconciliation = pipeline.run_all(count, seed, utc(as_of), create_catalog)
+        if not dry_run:
+            console.render_summary(steps, reconciliation)
         return steps, reconciliation
 
-    run_command(ctx, "run-all", work)
+    run_command(ctx, "run-all", work, dry_run=dry_run)

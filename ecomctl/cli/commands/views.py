@@ -3,9 +3,11 @@
 import typer
 
 from ecomctl.cli.app import app, run_command
+from ecomctl.cli.options import DryRun
 
 
 @app.command()
-def views(ctx: typer.Context) -> None:
+def views(ctx: typer.Context, dry_run: DryRun = False) -> None:
     """Create or refresh the eight materialized views (tables on DuckDB, which has none)."""
-    run_command(ctx, "views", lambda pipeline, console: ([pipeline.views()], None))
+    run_command(ctx, "views", lambda pipeline, console: ([pipeline.views()], None),
+                dry_run=dry_run)

@@ -1,0 +1,566 @@
+"""The Databricks warehouse offline: the real SDK Config, WorkspaceClient and connector auth against a
+local HTTP server standing in for the workspace's REST API, and the statement logic (retries,
+reconnects, materialized views, catalog check) through a scripted session at our own boundary."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from pathlib import Path
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from ecomctl.config import Secret, Settings
+from ecomctl.errors import ConfigError, SqlError, WarehouseError
+from ecomctl.warehouse.base import Names
+from ecomctl.warehouse.databricks import (DatabricksAccess, DatabricksWarehouse, LiveSession, Outcome,
+                                          StatementFailed, check_schedule, translate_connector_error)
+from ecomctl.warehouse.statements import classify
+
+pytest.importorskip("databricks.sdk")
+TOKEN = "dapi-offline-test-token"
+
+
+# -- a local stand-in for the workspace REST API ---------------------------------------------------
+class FakeWorkspace:
+    """Warehouse states to report in turn, and every request received."""
+
+    def __init__(self) -> None:
+        self.states = ["RUNNING"]
+        self.warehouse_type = "PRO"
+        self.serverless = False
+        self.status = 200
+        self.requests: list[tuple[str, str, str | None, bytes]] = []
+        self.files: dict[str, bytes] = {}
+
+    def handler(self):
+        workspace = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def _reply(self, status: int, body: dict | None = None) -> None:
+                data = json.dumps(body or {}).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def _handle(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else b""
+                workspace.requests.append((self.command, self.path, self.headers.get("Authorization"), body))
+                if self.path.startswith("/.well-known/"):
+                    return self._reply(404, {"error_code": "NOT_FOUND", "message": "no metadata"})
+                if workspace.status != 200:
+                    code = {403: "PERMISSION_DENIED", 404: "RESOURCE_DOES_NOT_EXIST"}[workspace.status]
+                    return self._reply(workspace.status, {"error_code": code, "message": "refused by test"})
+                if self.path.startswith("/api/2.0/fs/files/"):
+                    workspace.files[self.path.split("?")[0][len("/api/2.0/fs/files"):]] = body
+                    self.send_response(204)
+                    self.end_headers()
+                    return None
+                if self.path == "/api/2.0/sql/warehouses/wh1/start" and self.command == "POST":
+                    workspace.states = ["STARTING", "RUNNING"]
+                    return self._reply(200, {})
+                if self.path == "/api/2.0/sql/warehouses/wh1" and self.command == "GET":
+                    state = workspace.states.pop(0) if len(workspace.states) > 1 else workspace.states[0]
+                    return self._reply(200, {"id": "wh1", "name": "shop", "state": state,
+                                             "warehouse_type": workspace.warehouse_type,
+                                             "enable_serverless_compute": workspace.serverless})
+                return self._reply(404, {"error_code": "RESOURCE_DOES_NOT_EXIST", "message": "unknown"})
+
+            do_GET = do_POST = do_PUT = do_HEAD = _handle
+
+            def log_message(self, *args) -> None:
+                pass
+
+        return Handler
+
+
+@pytest.fixture
+def workspace():
+    fake = FakeWorkspace()
+    server = ThreadingHTTPServer(("127.0.0.1", 0), fake.handler())
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    fake.url = f"http://127.0.0.1:{server.server_port}"
+    yield fake
+    server.shutdown()
+    server.server_close()
+
+
+class Waits:
+    def __init__(self) -> None:
+        self.texts: list[str | None] = []
+
+    def waiting(self, text: str | None) -> None:
+        self.texts.append(text)
+
+
+def _access(url: str, **overrides) -> DatabricksAccess:
+    values = dict(host=url, token=Secret(TOKEN), warehouse_id="wh1", http_path="/sql/1.0/warehouses/wh1")
+    values.update(overrides)
+    return DatabricksAccess(**values)
+
+
+# -- settings ------------------------------------------------------------------------------------
+def _settings(**env: str) -> Settings:
+    return Settings.load({"target": "databricks"}, environ=env)
+
+
+def test_access_from_settings_takes_an_id_or_an_http_path():
+    by_id = DatabricksAccess.from_settings(_settings(DATABRICKS_WAREHOUSE_ID="abc123",
+                                                     DATABRICKS_HOST="adb-1.2.azuredatabricks.net"))
+    assert by_id.http_path == "/sql/1.0/warehouses/abc123"
+    assert by_id.host == "https://adb-1.2.azuredatabricks.net"
+    by_path = DatabricksAccess.from_settings(_settings(DATABRICKS_HTTP_PATH="/sql/1.0/warehouses/def456"))
+    assert by_path.warehouse_id == "def456"
+
+
+@pytest.mark.parametrize(("env", "names"), [
+    ({}, "DATABRICKS_WAREHOUSE_ID"),
+    ({"DATABRICKS_WAREHOUSE_ID": "abc-123"}, "DATABRICKS_WAREHOUSE_ID"),
+    ({"DATABRICKS_HTTP_PATH": "/sql/protocolv1/o/1/0123-abc"}, "DATABRICKS_HTTP_PATH"),
+    ({"DATABRICKS_WAREHOUSE_ID": "a1", "DATABRICKS_HTTP_PATH": "/sql/1.0/warehouses/b2"}, "DATABRICKS_HTTP_PATH"),
+])
+def test_bad_warehouse_settings_name_the_setting(env, names):
+    with pytest.raises(ConfigError, match=f"setting {names}:"):
+        DatabricksAccess.from_settings(_settings(**env))
+
+
+def test_schedule_setting_is_checked():
+    assert check_schedule("every  1 hour") == "every 1 hour"
+    assert check_schedule("CRON '0 0 6 * * ?' AT TIME ZONE 'UTC'")
+    with pytest.raises(ConfigError, match="ECOMCTL_MV_SCHEDULE"):
+        check_schedule("hourly; DROP TABLE x")
+
+
+# -- the REST API through the real SDK ---------------------------------------------------------------
+def test_a_running_warehouse_is_checked_with_the_token(workspace):
+    session = LiveSession(_access(workspace.url))
+    session.ensure_running()
+    gets = [r for r in workspace.requests if r[1] == "/api/2.0/sql/warehouses/wh1"]
+    assert len(gets) == 1 and gets[0][2] == f"Bearer {TOKEN}"
+    assert session.can_host_materialized_views() is True
+
+
+def test_a_stopped_warehouse_is_started_and_waited_for(workspace):
+    workspace.states = ["STOPPED"]
+    waits = Waits()
+    session = LiveSession(_access(workspace.url), reporter=waits)
+    session.ensure_running()
+    calls = [(m, p) for m, p, _, _ in workspace.requests if p.startswith("/api/2.0/sql")]
+    assert calls[0] == ("GET", "/api/2.0/sql/warehouses/wh1")
+    assert ("POST", "/api/2.0/sql/warehouses/wh1/start") in calls
+    assert calls[-1] == ("GET", "/api/2.0/sql/warehouses/wh1")
+    assert session.warehouse_info.state.value == "RUNNING"
+    assert waits.texts[0] == "starting SQL warehouse shop (it was stopped)"
+    assert waits.texts[-1] is None  # the spinner stops
+
+
+def test_a_deleted_warehouse_is_a_clear_error(workspace):
+    workspace.states = ["DELETED"]
+    with pytest.raises(WarehouseError, match="SQL warehouse wh1 is deleted"):
+        LiveSession(_access(workspace.url)).ensure_running()
+
+
+@pytest.mark.parametrize(("status", "expected"), [(403, "access denied"), (404, "not found")])
+def test_rest_errors_become_one_line(workspace, status, expected):
+    workspace.status = status
+    with pytest.raises(WarehouseError) as info:
+        LiveSession(_access(workspace.url)).ensure_running()
+    message = str(info.value)
+    assert message.startswith("cannot read the state of SQL warehouse wh1: " + expected)
+    assert "\n" not in message and TOKEN not in message
+
+
+def test_a_host_that_refuses_fails_in_seconds():
+    import socket
+
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    started = time.perf_counter()
+    with pytest.raises(WarehouseError, match="refused the connection"):
+        LiveSession(_access(f"http://127.0.0.1:{port}")).ensure_running()
+    assert time.perf_counter() - started < 30
+
+
+def test_an_unknown_host_fails_at_once():
+    with pytest.raises(WarehouseError, match="does not resolve"):
+        LiveSession(_access("https://nonexistent.invalid")).ensure_running()
+
+
+def test_the_connector_gets_the_sdk_config_as_credentials_provider(workspace):
+    from databricks.sql.auth.authenticators import ExternalAuthProvider
+
+    arguments = LiveSession(_access(workspace.url)).connect_arguments()
+    assert arguments["server_hostname"] == workspace.url.removeprefix("http://")
+    assert arguments["http_path"] == "/sql/1.0/warehouses/wh1"
+    headers: dict[str, str] = {}
+    ExternalAuthProvider(arguments["credentials_provider"]).add_headers(headers)
+    assert headers["Authorization"] == f"Bearer {TOKEN}"
+
+
+def test_landing_files_are_uploaded_to_the_volume_then_removed(workspace, tmp_path):
+    landing = tmp_path / "landing"
+    landing.mkdir()
+    path = landing / "20260101T000000_ns-orders_p0_000000000000-000000000001_abc.json"
+    path.write_text('{"source":"ns/orders"}\n')
+    warehouse = DatabricksWarehouse.live(Names(), _access(workspace.url))
+    assert warehouse.unstaged_landing_files(landing) == [path]
+    warehouse.stage_landing_file(path)
+    assert workspace.files == {f"/Volumes/ecommerce/bronze/landing/{path.name}": b'{"source":"ns/orders"}\n'}
+    assert not path.exists() and warehouse.unstaged_landing_files(landing) == []
+    uploads = [r for r in workspace.requests if r[0] == "PUT"]
+    assert uploads[0][1].endswith("?overwrite=true")
+
+
+def test_a_classic_warehouse_cannot_host_materialized_views(workspace):
+    workspace.warehouse_type = "CLASSIC"
+    warehouse = DatabricksWarehouse.live(Names(), _access(workspace.url))
+    with pytest.raises(WarehouseError, match="cannot host materialized views.*Pro or serverless"):
+        warehouse.run_sql("CREATE MATERIALIZED VIEW ecommerce.gold.mv_x AS SELECT 1 AS a")
+
+
+# -- statements --------------------------------------------------------------------------------------
+@pytest.mark.parametrize(("sql", "action", "target", "idempotent"), [
+    ("CREATE SCHEMA IF NOT EXISTS c.b COMMENT 'x'", "create schema", "c.b", True),
+    ("CREATE TABLE c.b.t (a INT)", "create table", "c.b.t", False),
+    ("CREATE TABLE IF NOT EXISTS c.b.t (a INT)", "create table", "c.b.t", True),
+    ("-- lead\nCREATE OR REPLACE TABLE c.b.t AS SELECT 1", "replace table", "c.b.t", True),
+    ("CREATE VOLUME IF NOT EXISTS c.b.landing", "create volume", "c.b.landing", True),
+    ("CREATE CATALOG IF NOT EXISTS shop", "create catalog", "shop", True),
+    ("CREATE MATERIALIZED VIEW c.g.mv AS SELECT 1", "materialize view", "c.g.mv", False),
+    ("CREATE OR REFRESH STREAMING TABLE c.b.s AS SELECT 1", "refresh streaming table", "c.b.s", True),
+    ("COPY INTO c.b.raw FROM '/Volumes/c/b/v/' FILEFORMAT = JSON", "copy into", "c.b.raw", True),
+    ("COPY INTO c.b.raw FROM '/V' FILEFORMAT = JSON COPY_OPTIONS ('force' = 'true')", "copy into", "c.b.raw", False),
+    ("INSERT INTO `c`.`b`.`t` VALUES (1)", "insert", "c.b.t", False),
+    ("MERGE INTO c.b.t AS t USING s ON t.a = s.a WHEN NOT MATCHED THEN INSERT *", "merge", "c.b.t", False),
+    ("REFRESH MATERIALIZED VIEW c.g.mv", "refresh view", "c.g.mv", True),
+    ("DROP MATERIALIZED VIEW IF EXISTS c.g.mv", "drop view", "c.g.mv", True),
+    ("DELETE FROM c.b.t WHERE a = 1", "delete", "c.b.t", False),
+    ("WITH x AS (SELECT 1) SELECT * FROM x", "select", None, True),
+])
+def test_statement_kinds(sql, action, target, idempotent):
+    kind = classify(sql)
+    assert (kind.action, kind.target, kind.idempotent) == (action, target, idempotent)
+
+
+def test_connector_errors_are_sorted_into_retry_reconnect_or_fail():
+    from databricks.sql import exc
+
+    assert translate_connector_error(exc.RequestError("Remote end closed connection")).transient
+    assert translate_connector_error(exc.ServerOperationError("[TEMPORARILY_UNAVAILABLE] try later")).transient
+    gone = translate_connector_error(exc.ServerOperationError("Invalid SessionHandle: abc"))
+    assert gone.session_gone and not gone.transient
+    assert translate_connector_error(exc.ServerOperationError("HTTP 503 Service Unavailable")).transient
+    assert not translate_connector_error(exc.ServerOperationError(
+        "[QUERY_EXECUTION_TIMEOUT_EXCEEDED] timeout of 172800 s reached; 503 rows")).transient
+    fatal = translate_connector_error(exc.ServerOperationError(
+        "[TABLE_OR_VIEW_NOT_FOUND] The table `c`.`b`.`x` cannot be found.\nstack trace"))
+    assert not fatal.transient and not fatal.session_gone
+    assert fatal.message == "[TABLE_OR_VIEW_NOT_FOUND] The table `c`.`b`.`x` cannot be found."
+
+
+class ScriptedSession:
+    """Our session boundary, answering from a script: each statement gets the next answer for it."""
+
+    dry_run = False
+
+    def __init__(self, answers: dict[str, list] | None = None, can_host_mv: bool | None = True) -> None:
+        self.answers = answers or {}
+        self.sent: list[str] = []
+        self.reconnects = 0
+        self.started = 0
+        self._can_host_mv = can_host_mv
+
+    def ensure_running(self) -> None:
+        self.started += 1
+
+    def can_host_materialized_views(self):
+        return self._can_host_mv
+
+    def execute(self, text: str) -> Outcome:
+        self.sent.append(text)
+        for prefix, queue in self.answers.items():
+            if text.startswith(prefix) and queue:
+                answer = queue.pop(0)
+                if isinstance(answer, BaseException):
+                    raise answer
+                return answer
+        return Outcome()
+
+    def reconnect(self) -> None:
+        self.reconnects += 1
+
+    def close(self) -> None:
+        pass
+
+
+def _warehouse(session: ScriptedSession, **kwargs) -> tuple[DatabricksWarehouse, list[float]]:
+    sleeps: list[float] = []
+    return DatabricksWarehouse(Names(), session, sleep=sleeps.append, **kwargs), sleeps
+
+
+def test_idempotent_statements_are_retried_after_transient_errors():
+    transient = StatementFailed("503 Service Unavailable", transient=True)
+    session = ScriptedSession({"CREATE OR REPLACE": [transient, transient,
+                                                     Outcome(["num_affected_rows", "num_inserted_rows"], [(5, 5)])]})
+    warehouse, sleeps = _warehouse(session)
+    result = warehouse.run_statement("CREATE OR REPLACE TABLE ecommerce.bronze.t AS SELECT 1", "f.sql", 2, 7)
+    assert len(session.sent) == 3 and sleeps == [2.0, 5.0]
+    assert (result.action, result.object, result.rows) == ("replace table", "ecommerce.bronze.t", 5)
+    assert session.started == 1
+
+
+def test_other_statements_are_not_retried():
+    session = ScriptedSession({"INSERT": [StatementFailed("Remote end closed connection", transient=True)]})
+    warehouse, sleeps = _warehouse(session)
+    with pytest.raises(SqlError) as info:
+        warehouse.run_statement("INSERT INTO ecommerce.bronze.t VALUES (1)", "f.sql", 3, 9)
+    assert str(info.value) == ("f.sql, statement 3 (line 9): Remote end closed connection (a transient "
+                               "error; not retried, since the statement may have run)")
+    assert len(session.sent) == 1 and sleeps == []
+
+
+def test_a_transient_error_that_persists_stops_after_the_retries():
+    session = ScriptedSession({"SELECT": [StatementFailed("read timed out", transient=True)] * 4})
+    warehouse, sleeps = _warehouse(session)
+    with pytest.raises(SqlError, match="still failing after 3 retries"):
+        warehouse.query("SELECT 1 AS a")
+    assert len(session.sent) == 4
+
+
+def test_an_expired_session_reconnects_and_sends_again():
+    session = ScriptedSession({"INSERT": [StatementFailed("Invalid SessionHandle", session_gone=True),
+                                          Outcome(["num_affected_rows", "num_inserted_rows"], [(2, 2)])]})
+    warehouse, _ = _warehouse(session)
+    result = warehouse.run_statement("INSERT INTO ecommerce.bronze.t VALUES (1), (2)")
+    assert session.reconnects == 1 and len(session.sent) == 2 and result.rows == 2
+
+
+def test_copy_into_reports_the_rows_it_loaded():
+    session = ScriptedSession({"COPY INTO": [Outcome(
+        ["num_affected_rows", "num_inserted_rows", "num_skipped_corrupt_files"], [(300, 300, 0)])]})
+    warehouse, _ = _warehouse(session)
+    result = warehouse.run_sql("COPY INTO ${catalog}.${bronze}.raw_events FROM '${landing_path}/' "
+                               "FILEFORMAT = JSON")[0]
+    assert session.sent == ["COPY INTO ecommerce.bronze.raw_events FROM '/Volumes/ecommerce/bronze/landing/' "
+                            "FILEFORMAT = JSON"]
+    assert (result.action, result.rows) == ("copy into", 300)
+
+
+def test_table_rows_is_none_for_a_missing_table():
+    session = ScriptedSession({"SELECT COUNT(*) AS row_count FROM `ecommerce`.`bronze`.`x`": [
+        StatementFailed("[TABLE_OR_VIEW_NOT_FOUND] The table or view cannot be found.")]})
+    warehouse, _ = _warehouse(session)
+    assert warehouse.table_rows("ecommerce.bronze.x") is None
+
+
+MV = "CREATE MATERIALIZED VIEW ecommerce.gold.mv_x COMMENT 'x' AS SELECT 1 AS a"
+
+
+def _checksum_of(session: ScriptedSession) -> str:
+    merge = next(s for s in session.sent if s.startswith("MERGE INTO"))
+    return merge.split("AS name, '")[1].split("'")[0]
+
+
+def test_a_new_materialized_view_is_created_and_its_checksum_kept():
+    session = ScriptedSession({"SELECT COUNT(*)": [Outcome(["row_count"], [(1,)])]})
+    warehouse, _ = _warehouse(session, mv_schedule="EVERY 1 HOUR")
+    result = warehouse.run_sql(MV)[0]
+    assert session.sent[0].startswith("CREATE TABLE IF NOT EXISTS ecommerce.ecomctl_meta._materialized_views")
+    assert session.sent[1] == ("SELECT checksum FROM ecommerce.ecomctl_meta._materialized_views "
+                               "WHERE name = 'ecommerce.gold.mv_x'")
+    assert session.sent[2:5] == ["DROP MATERIALIZED VIEW IF EXISTS ecommerce.gold.mv_x", MV,
+                                 "ALTER MATERIALIZED VIEW ecommerce.gold.mv_x ADD SCHEDULE EVERY 1 HOUR"]
+    assert session.sent[5].startswith("MERGE INTO ecommerce.ecomctl_meta._materialized_views")
+    assert (result.action, result.object, result.rows) == ("create view", "ecommerce.gold.mv_x", 1)
+
+
+def test_an_unchanged_materialized_view_is_refreshed_a_changed_one_recreated():
+    first = ScriptedSession()
+    _warehouse(first)[0].run_sql(MV)
+    checksum = _checksum_of(first)
+
+    unchanged = ScriptedSession({"SELECT checksum": [Outcome(["checksum"], [(checksum,)])]})
+    result = _warehouse(unchanged)[0].run_sql(MV)[0]
+    assert unchanged.sent[2] == "REFRESH MATERIALIZED VIEW ecommerce.gold.mv_x"
+    assert not any(s.startswith(("DROP", "CREATE MATERIALIZED")) for s in unchanged.sent)
+    assert result.action == "refresh view"
+
+    changed = ScriptedSession({"SELECT checksum": [Outcome(["checksum"], [(checksum,)])]})
+    result = _warehouse(changed)[0].run_sql(MV.replace("1 AS a", "2 AS a"))[0]
+    assert changed.sent[2] == "DROP MATERIALIZED VIEW IF EXISTS ecommerce.gold.mv_x"
+    assert result.action == "recreate view" and _checksum_of(changed) != checksum
+
+    rescheduled = ScriptedSession({"SELECT checksum": [Outcome(["checksum"], [(checksum,)])]})
+    _warehouse(rescheduled, mv_schedule="EVERY 2 DAYS")[0].run_sql(MV)
+    assert "ALTER MATERIALIZED VIEW ecommerce.gold.mv_x ADD SCHEDULE EVERY 2 DAYS" in rescheduled.sent
+
+
+def test_a_materialized_view_dropped_by_hand_is_created_again():
+    first = ScriptedSession()
+    _warehouse(first)[0].run_sql(MV)
+    session = ScriptedSession({
+        "SELECT checksum": [Outcome(["checksum"], [(_checksum_of(first),)])],
+        "REFRESH": [StatementFailed("[TABLE_OR_VIEW_NOT_FOUND] The table or view `mv_x` cannot be found.")]})
+    result = _warehouse(session)[0].run_sql(MV)[0]
+    assert MV in session.sent and result.action == "recreate view"
+
+
+def test_a_warehouse_refusing_materialized_views_is_a_clear_error():
+    session = ScriptedSession({"CREATE MATERIALIZED VIEW": [StatementFailed(
+        "[UNSUPPORTED_FEATURE] Materialized views are only supported on Pro or Serverless SQL warehouses.")]},
+        can_host_mv=None)
+    with pytest.raises(WarehouseError, match="cannot host materialized views"):
+        _warehouse(session)[0].run_sql(MV)
+
+
+def test_the_catalog_must_exist_unless_asked_to_create_it():
+    warehouse, _ = _warehouse(ScriptedSession())
+    with pytest.raises(WarehouseError) as info:
+        warehouse.ensure_catalog(create=False)
+    assert str(info.value) == ("catalog 'ecommerce' does not exist in the workspace (ECOMCTL_CATALOG), or "
+                               "you cannot use it (create it in Unity Catalog, or run `ecomctl setup "
+                               "--create-catalog`)")
+
+    found = ScriptedSession({"SELECT catalog_name": [Outcome(["catalog_name"], [("ecommerce",)])]})
+    assert _warehouse(found)[0].ensure_catalog(create=False).action == "check catalog"
+
+    create = ScriptedSession()
+    result = _warehouse(create)[0].ensure_catalog(create=True)
+    assert create.sent[0].startswith("CREATE CATALOG IF NOT EXISTS ecommerce\n")
+    assert result.action == "create catalog"
+
+
+def test_the_pipeline_shows_the_warehouse_error_before_the_hub(tmp_path, monkeypatch):
+    """setup asks the warehouse first, so a wrong workspace is reported even without hub settings."""
+    from ecomctl.pipeline import Pipeline
+
+    settings = Settings.load({"target": "databricks", "home": tmp_path / "home"}, environ={
+        "DATABRICKS_HOST": "https://nonexistent.invalid", "DATABRICKS_TOKEN": TOKEN,
+        "DATABRICKS_WAREHOUSE_ID": "abc123"})
+    with Pipeline(settings) as pipeline, pytest.raises(WarehouseError, match="does not resolve"):
+        pipeline.setup()
+
+
+def test_the_console_shows_the_wait_for_a_starting_warehouse(workspace, capsys):
+    from ecomctl.cli.console import PipelineConsole
+
+    workspace.states = ["STOPPED"]
+    console = PipelineConsole(interactive=False)
+    LiveSession(_access(workspace.url), reporter=console).ensure_running()
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "... starting SQL warehouse shop (it was stopped)"
+    assert "... starting SQL warehouse shop: starting" in lines
+    assert lines[-1] == "... SQL warehouse shop is running"
+
+
+@pytest.mark.slow
+def test_a_sql_endpoint_that_refuses_is_one_line_after_short_retries():
+    """The real databricks.sql.connect, with our arguments, against a port nothing listens on."""
+    session = LiveSession(_access("https://127.0.0.1"))
+    started = time.perf_counter()
+    with pytest.raises(WarehouseError) as info:
+        session.execute("SELECT 1")
+    assert time.perf_counter() - started < 45
+    message = str(info.value)
+    assert message.startswith("cannot open a session on SQL warehouse wh1 at https://127.0.0.1: ")
+    assert message.endswith("(check DATABRICKS_HTTP_PATH / DATABRICKS_WAREHOUSE_ID)")
+    assert "\n" not in message and TOKEN not in message
+
+
+def test_a_profile_of_databrickscfg_is_used(workspace, tmp_path, monkeypatch):
+    (tmp_path / ".databrickscfg").write_text(f"[shop]\nhost = {workspace.url}\ntoken = {TOKEN}\n")
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("DATABRICKS_CONFIG_FILE", str(tmp_path / ".databrickscfg"))
+    session = LiveSession(_access("", token=None, profile="shop"))
+    session.ensure_running()
+    assert workspace.requests[-1][1:3] == ("/api/2.0/sql/warehouses/wh1", f"Bearer {TOKEN}")
+
+
+def test_no_credentials_is_one_line_naming_the_settings(tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path))  # no ~/.databrickscfg
+    with pytest.raises(WarehouseError) as info:
+        LiveSession(_access("", token=None)).ensure_running()
+    message = str(info.value)
+    assert message.startswith("cannot configure Databricks authentication for the workspace: ")
+    assert message.endswith("(set DATABRICKS_HOST and DATABRICKS_TOKEN, or DATABRICKS_CONFIG_PROFILE, "
+                            "or the OAuth / Azure CLI settings of the Databricks unified auth)")
+    assert "\n" not in message
+
+
+class VolumeSession(ScriptedSession):
+    """Our session boundary with a Volume: uploads keep the file, COPY INTO loads the files not yet
+    loaded, and the checkpoint and row-count queries answer from what was loaded."""
+
+    def __init__(self, setup_files) -> None:
+        super().__init__()
+        self.volume: dict[str, bytes] = {}
+        self.loaded: set[str] = set()
+        self.rows: list[dict] = []
+        self.history = [(f.version, f.name, f.checksum, None) for f in setup_files]
+
+    def upload(self, local: Path, remote: str) -> None:
+        self.sent.append(f"<upload {remote}>")
+        self.volume[remote] = Path(local).read_bytes()
+
+    def execute(self, text: str) -> Outcome:
+        self.sent.append(text)
+        if text.startswith("COPY INTO"):
+            new = [name for name in self.volume if name not in self.loaded]
+            for name in new:
+                self.rows += [json.loads(line) for line in self.volume[name].decode().splitlines()]
+                self.loaded.add(name)
+            count = sum(len(self.volume[n].decode().splitlines()) for n in new)
+            return Outcome(["num_affected_rows", "num_inserted_rows", "num_skipped_corrupt_files"],
+                           [(count, count, 0)])
+        if text.startswith("SELECT partition_id, MAX(sequence_number)"):
+            best: dict[str, int] = {}
+            for row in self.rows:
+                best[row["partition_id"]] = max(best.get(row["partition_id"], -1), row["sequence_number"])
+            return Outcome(["partition_id", "checkpoint"], sorted(best.items()))
+        if text.startswith("SELECT COUNT(*)"):
+            return Outcome(["row_count"], [(len(self.rows),)])
+        if text.startswith("SELECT version, file, checksum, applied_at"):
+            return Outcome(["version", "file", "checksum", "applied_at"], self.history)
+        return Outcome()
+
+
+def test_client_ingest_uploads_each_landing_file_before_copy_into(tmp_path):
+    from datetime import timedelta
+
+    from ecomctl.events.eventlog import EmbeddedEventLog
+    from ecomctl.events.generator import generate_messages
+    from ecomctl.pipeline import Pipeline
+    from ecomctl.warehouse.sqlfiles import load_step
+
+    settings = Settings.load({"target": "databricks", "home": tmp_path / "home"},
+                             environ={"DATABRICKS_WAREHOUSE_ID": "wh1", "ECOMCTL_INGEST_BATCH": "40"})
+    hub = EmbeddedEventLog(tmp_path / "hub.db", partitions=2, retention=timedelta(days=7))
+    hub.send(generate_messages(100, seed=3))
+    session = VolumeSession(load_step("setup"))
+    # A file an interrupted run wrote but did not upload: uploaded and loaded first.
+    leftover = settings.landing_dir / "20260101T000000_local-orders_p0_000000000000-000000000000_left.json"
+    leftover.parent.mkdir(parents=True)
+    leftover.write_text(json.dumps({"source": "other/hub", "partition_id": "9", "sequence_number": 0}) + "\n")
+    with Pipeline(settings) as pipeline:
+        pipeline.__dict__["transport"] = hub
+        pipeline.__dict__["warehouse"] = DatabricksWarehouse(Names(), session, sleep=lambda s: None)
+        step = pipeline.ingest()
+
+    assert step.details["received"] == 100 and step.details["recovered_from_earlier_run"] == 1
+    files = step.details["landing_files"]
+    assert files == sum(-(-p["received"] // 40) for p in step.details["partitions"])  # 40 events a file
+    uploads = [i for i, s in enumerate(session.sent) if s.startswith("<upload /Volumes/ecommerce/bronze/landing/")]
+    copies = [i for i, s in enumerate(session.sent) if s.startswith("COPY INTO ecommerce.bronze.raw_events")]
+    assert len(uploads) == files + 1 and len(copies) == files + 1
+    assert all(u < c for u, c in zip(uploads, copies))  # each file is in the Volume before its COPY INTO
+    assert session.sent[uploads[0]] == f"<upload /Volumes/ecommerce/bronze/landing/{leftover.name}>"
+    assert list(settings.landing_dir.glob("*.json")) == []  # every local copy was uploaded, then removed
+    assert len(session.rows) == 101
+    assert session.sent[-1].startswith("CREATE OR REPLACE TABLE ecommerce.bronze.rejected_events")

@@ -1,0 +1,207 @@
+"""--dry-run: the plan of every command, on both targets, with no credentials and no connection."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+import sqlglot
+from sqlglot import exp
+
+from ecomctl.config import Settings
+from ecomctl.errors import ConfigError
+from ecomctl.pipeline import Pipeline
+from ecomctl.plan import Plan
+
+TOKEN = "dapi0123456789abcdef"
+# Statements sqlglot keeps as a Command (it parses them, without a tree): Unity Catalog DDL it lacks.
+COMMAND_HEADS = ("CREATE VOLUME", "CREATE CATALOG", "ALTER MATERIALIZED VIEW")
+
+
+def _plan(target: str, home: Path, steps, **env: str) -> Plan:
+    settings = Settings.load({"target": target, "home": home}, environ=env)
+    plan = Plan()
+    with Pipeline(settings, plan=plan) as pipeline:
+        for step in steps:
+            step(pipeline)
+    return plan
+
+
+def _up_to_views(count: int = 300):
+    return [lambda p: p.setup(), lambda p: p.generate(count, 7), lambda p: p.ingest(),
+            lambda p: p.transform(), lambda p: p.views()]
+
+
+def _parses_as_databricks(text: str) -> None:
+    tree = sqlglot.parse_one(text, read="databricks")
+    if isinstance(tree, exp.Command):
+        assert text.upper().startswith(COMMAND_HEADS), f"only parsed as a Command: {text[:80]}"
+
+
+def test_databricks_plan_without_credentials(home):
+    plan = _plan("databricks", home, _up_to_views())
+    kinds = [(e.step, e.kind) for e in plan.entries]
+    # setup: warehouse state, catalog check, hub check, bookkeeping, 5 statements of 3 files, 3 records
+    setup = [e for e in plan.entries if e.step == "setup"]
+    assert [e.kind for e in setup] == ["api", "sql", "check", "api"] + ["sql"] * 11
+    assert setup[0].text.startswith("GET /api/2.0/sql/warehouses/<DATABRICKS_WAREHOUSE_ID>")
+    assert setup[1].text == ("SELECT catalog_name FROM system.information_schema.catalogs "
+                             "WHERE catalog_name = 'ecommerce'")
+    assert setup[3].text == "check that <EVENTHUB_NAMESPACE>/orders is reachable (read its partitions)"
+    assert sum(e.text.startswith("INSERT INTO ecommerce.ecomctl_meta.schema_history") for e in setup) == 3
+    assert ("generate", "send") in kinds and ("ingest", "receive") in kinds
+    ingest = [e for e in plan.entries if e.step == "ingest"]
+    assert [e.kind for e in ingest] == ["check", "sql", "sql", "sql", "sql", "receive", "write", "upload",
+                                        "sql", "check", "sql", "sql", "sql", "sql"]
+    copies = [e for e in ingest if e.text.startswith("COPY INTO ecommerce.bronze.raw_events")]
+    assert len(copies) == 2  # files an interrupted run left, then the new ones
+    upload = next(e for e in ingest if e.kind == "upload")
+    assert upload.text.startswith("PUT /api/2.0/fs/files/Volumes/ecommerce/bronze/landing/")
+    assert ingest.index(upload) < ingest.index(copies[1])
+    views = [e for e in plan.entries if e.step == "views" and e.kind == "sql"]
+    assert sum(e.text.startswith("CREATE MATERIALIZED VIEW ecommerce.gold.mv_") for e in views) == 8
+    assert sum(e.text.startswith("DROP MATERIALIZED VIEW IF EXISTS") for e in views) == 8
+    assert Counter(e.step for e in plan.entries)["transform"] == 8  # check, 2 queries, 5 tables
+    assert [e.number for e in plan.entries] == list(range(1, len(plan.entries) + 1))
+
+
+def test_every_databricks_statement_of_the_plan_parses_as_databricks_sql(home):
+    plan = _plan("databricks", home, _up_to_views() + [lambda p: p.status()],
+                 ECOMCTL_MV_SCHEDULE="EVERY 1 HOUR")
+    statements = plan.of_kind("sql")
+    assert len(statements) > 60
+    for entry in statements:
+        _parses_as_databricks(entry.text)
+    assert any(e.text.startswith("ALTER MATERIALIZED VIEW") for e in statements)
+
+
+def test_the_plan_does_not_grow_with_the_events(home):
+    small = _plan("databricks", home, _up_to_views(10))
+    large = _plan("databricks", home, _up_to_views(1_000_000))
+    assert len(small.entries) == len(large.entries)
+    assert "send 1,000,000 order events (seed 7)" in large.of_kind("send")[0].text
+
+
+def test_create_catalog_is_planned_when_asked(home):
+    plan = _plan("databricks", home, [lambda p: p.setup(create_catalog=True)])
+    assert plan.entries[1].text.startswith("CREATE CATALOG IF NOT EXISTS ecommerce\nCOMMENT")
+    assert not any(e.kind == "check" for e in plan.entries)
+
+
+def test_the_plan_names_the_configured_warehouse_and_hub(home):
+    plan = _plan("databricks", home, [lambda p: p.setup()], DATABRICKS_WAREHOUSE_ID="abc123",
+                 EVENTHUB_NAMESPACE="shop.servicebus.windows.net", ECOMCTL_CATALOG="shop")
+    assert plan.entries[0].text.startswith("GET /api/2.0/sql/warehouses/abc123:")
+    assert "shop.servicebus.windows.net/orders" in plan.entries[3].text
+    assert "CREATE SCHEMA IF NOT EXISTS shop.bronze" in [e.text.split("\n")[0] for e in plan.entries]
+
+
+def test_kafka_ingest_plan_reads_the_secret_on_the_server(home):
+    plan = _plan("databricks", home, [lambda p: p.ingest("kafka")],
+                 EVENTHUB_NAMESPACE="shop.servicebus.windows.net",
+                 ECOMCTL_KAFKA_SECRET_SCOPE="ecomctl", ECOMCTL_KAFKA_SECRET_KEY="eventhub-conn")
+    statements = [e.text for e in plan.of_kind("sql")]
+    stream = next(s for s in statements if s.startswith("CREATE OR REFRESH STREAMING TABLE"))
+    assert "bootstrapServers => 'shop.servicebus.windows.net:9093'" in stream
+    assert "secret('ecomctl', 'eventhub-conn')" in stream
+    merge = statements[statements.index(stream) + 1]
+    assert merge.startswith("MERGE INTO ecommerce.bronze.raw_events AS r")
+    assert "'shop.servicebus.windows.net/orders' AS source" in merge
+    assert statements[-4].startswith("CREATE OR REPLACE TABLE ecommerce.bronze.received_events")
+    assert not any(s.startswith("COPY INTO") for s in statements)
+    for text in statements:
+        _parses_as_databricks(text)
+
+
+def test_kafka_ingest_needs_its_secret_settings_before_connecting(home):
+    settings = Settings.load({"target": "databricks", "home": home}, environ={
+        "EVENTHUB_NAMESPACE": "shop.servicebus.windows.net", "DATABRICKS_WAREHOUSE_ID": "abc123",
+        "DATABRICKS_HOST": "https://nonexistent.invalid"})
+    with Pipeline(settings) as pipeline, pytest.raises(ConfigError, match="setting ECOMCTL_KAFKA_SECRET_SCOPE"):
+        pipeline.ingest("kafka")
+
+
+def test_kafka_dry_run_without_settings_names_them(home):
+    plan = _plan("databricks", home, [lambda p: p.ingest("kafka")])
+    stream = next(e.text for e in plan.of_kind("sql") if e.text.startswith("CREATE OR REFRESH STREAMING"))
+    assert "bootstrapServers => '<EVENTHUB_NAMESPACE>:9093'" in stream
+    assert "secret('<ECOMCTL_KAFKA_SECRET_SCOPE>', '<ECOMCTL_KAFKA_SECRET_KEY>')" in stream
+
+
+def test_local_dry_run_prints_the_sql_and_creates_nothing(cli, home):
+    result = cli("--json", "run-all", "--seed", "7", "--dry-run")
+    assert result.exit_code == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["ok"] and report["reconciliation"] is None
+    plan = report["plan"]
+    assert plan[0] == {"number": 1, "step": "setup", "kind": "api",
+                       "text": "check that local/orders is reachable (read its partitions)"}
+    assert [e["step"] for e in plan][-1] == "dashboards"
+    assert plan[-1]["kind"] == "write" and plan[-1]["text"].endswith("index.html: the HTML dashboard "
+                                                                      "of the ten queries")
+    assert "dry run:" in result.stderr and "[setup] sql:" in result.stderr
+    assert not (home / "warehouse.duckdb").exists() and not (home / "eventhub.db").exists()
+    assert not (home / "landing").exists()
+    for entry in plan:
+        if entry["kind"] == "sql":
+            _parses_as_databricks(entry["text"])
+
+
+def test_every_command_takes_dry_run(cli, home):
+    for command in ("setup", "generate", "ingest", "transform", "views", "dashboards", "status"):
+        result = cli(command, "--dry-run")
+        assert result.exit_code == 0, (command, result.stderr)
+        assert "dry run:" in result.stdout
+    assert not (home / "warehouse.duckdb").exists()
+
+
+def test_kafka_mode_on_the_local_target_is_a_usage_error(cli):
+    result = cli("ingest", "--mode", "kafka")
+    assert result.exit_code == 2
+    assert result.stderr.startswith("Error: ingest --mode kafka needs a warehouse that hosts streaming "
+                                    "tables (the databricks target)")
+
+
+def test_databricks_run_all_dry_run_on_the_command_line(cli):
+    pytest.importorskip("ecomctl.dashboards.databricks")  # the dashboards step of the databricks target
+    result = cli("--target", "databricks", "--json", "run-all", "--dry-run")
+    assert result.exit_code == 0, result.stderr
+    plan = json.loads(result.stdout)["plan"]
+    assert [s for s in dict.fromkeys(e["step"] for e in plan)] == [
+        "setup", "generate", "ingest", "transform", "views", "dashboards"]
+    assert any(e["step"] == "dashboards" and e["kind"] == "api" for e in plan)
+    for entry in plan:
+        if entry["kind"] == "sql":
+            _parses_as_databricks(entry["text"])
+
+
+@pytest.mark.slow
+def test_unreachable_workspace_fails_in_seconds_with_one_clean_line(tmp_path):
+    home = tmp_path / "home"
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("ECOMCTL_", "DATABRICKS_", "EVENTHUB_", "KEYVAULT_", "AZURE_"))}
+    env.update(DATABRICKS_HOST="https://nonexistent.invalid", DATABRICKS_TOKEN=TOKEN,
+               DATABRICKS_WAREHOUSE_ID="abc123", NO_COLOR="1")
+    for debug in ([], ["--debug"]):
+        started = time.perf_counter()
+        done = subprocess.run([sys.executable, "-m", "ecomctl", "--home", str(home), "--target",
+                               "databricks", *debug, "setup"], env=env, capture_output=True, text=True,
+                              timeout=60, cwd=tmp_path)
+        assert time.perf_counter() - started < 30
+        assert done.returncode == 1
+        assert TOKEN not in done.stdout + done.stderr
+        if not debug:
+            assert done.stderr.strip().splitlines() == [
+                "Error: the Databricks workspace https://nonexistent.invalid does not resolve (unknown "
+                "host name) (check DATABRICKS_HOST and the network) (run with --debug for the full "
+                "traceback)"]
+    written = [p for p in home.rglob("*") if p.is_file()]
+    assert written  # the run reports
+    for path in written:
+        assert TOKEN not in path.read_text(encoding="utf-8", errors="replace")
