@@ -93,6 +93,16 @@ def test_status_and_failed_reports_validate(cli, home, tmp_path):
     assert report["settings"] is None and report["target"] == "?"
 
 
+def test_a_dry_run_report_validates_with_its_plan(cli, home):
+    result = cli("--json", "--target", "databricks", "run-all", "--dry-run")
+    assert result.exit_code == 0, result.stderr
+    report = json.loads(result.stdout)
+    validate(report)
+    kinds = {entry["kind"] for entry in report["plan"]}
+    assert {"sql", "api", "send", "receive"} <= kinds
+    assert [e["number"] for e in report["plan"]] == list(range(1, len(report["plan"]) + 1))
+
+
 @pytest.mark.parametrize("broken", [
     {"ok": False},                                      # a failure must say what failed
     {"reconciliation": {"sent": 1}},                    # incomplete counts
