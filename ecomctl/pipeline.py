@@ -13,6 +13,7 @@ from typing import Any, Sequence
 
 from ecomctl.config import Settings
 from ecomctl.errors import EcomctlError
+from ecomctl.faults import fault_point
 from ecomctl.results import NullReporter, ObjectResult, Reporter, StepResult, utc_now
 from ecomctl.targets import check_settings, has_state, make_transport, make_warehouse
 
@@ -49,7 +50,18 @@ class Pipeline:
 
     @cached_property
     def warehouse(self):
+        if self.settings.target == "local":
+            self._lock_warehouse()
         return make_warehouse(self.settings)
+
+    def _lock_warehouse(self) -> None:
+        """Take turns with other ecomctl processes on the DuckDB file (see ecomctl/locking.py)."""
+        from ecomctl.locking import ProcessLock
+
+        if self.__dict__.get("_warehouse_lock") is None:
+            lock = ProcessLock(self.settings.warehouse_path.with_name("warehouse.lock"),
+                               f"the warehouse {self.settings.warehouse_path}")
+            self._warehouse_lock = lock.acquire(self.settings.lock_wait, self.reporter.message)
 
     @cached_property
     def sql_root(self):
@@ -58,9 +70,14 @@ class Pipeline:
         return sql_root()
 
     def close(self) -> None:
-        for name in ("transport", "warehouse"):
-            if name in self.__dict__:
-                self.__dict__.pop(name).close()
+        try:
+            for name in ("transport", "warehouse"):
+                if name in self.__dict__:
+                    self.__dict__.pop(name).close()
+        finally:
+            lock = self.__dict__.pop("_warehouse_lock", None)
+            if lock is not None:
+                lock.release()
 
     def __enter__(self) -> "Pipeline":
         return self
@@ -122,6 +139,7 @@ class Pipeline:
 
             def land_and_load(partition_id: str, events: Sequence) -> int:
                 write_landing_file(self.settings.landing_dir, source, partition_id, events)
+                fault_point("ingest.landing_written")
                 return load()
 
             started = time.perf_counter()
@@ -135,6 +153,7 @@ class Pipeline:
                 self.fqn("bronze", "raw_events"), "copy into",
                 summary.landed_rows + recovered, time.perf_counter() - started))
             for f in build_files:
+                fault_point("ingest.bronze")
                 step.objects += [_object(r) for r in self.warehouse.run_file(f)]
             step.details.update(
                 received=summary.received, landed=summary.landed_rows + recovered,

@@ -18,6 +18,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from ecomctl.errors import ConfigError, SqlError, WarehouseError
+from ecomctl.faults import fault_point
 from ecomctl.warehouse import dialect
 from ecomctl.warehouse.base import (Names, QueryResult, StatementResult, Warehouse, elapsed,
                                     single_statement)
@@ -259,6 +260,7 @@ class DuckDBWarehouse(Warehouse):
             (inserted,) = con.execute(
                 f"INSERT INTO {_table_sql(target)} BY NAME SELECT * EXCLUDE ({_FILE_COLUMN}) FROM {read}",
                 [paths]).fetchone()
+            fault_point("copy_into.inserted")
             if len(paths) == 1:
                 counts = {paths[0]: int(inserted)}
             now = _utc_now()
