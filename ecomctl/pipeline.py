@@ -9,7 +9,8 @@ from __future__ import annotations
 import time
 from datetime import datetime
 from functools import cached_property
-from typing import Any, Sequence
+from pathlib import Path
+from typing import Any, BinaryIO, Sequence
 
 from ecomctl.config import Settings
 from ecomctl.errors import EcomctlError
@@ -20,6 +21,7 @@ from ecomctl.targets import check_settings, has_state, make_transport, make_ware
 STEP_DESCRIPTIONS = {
     "setup": "apply pending setup SQL, check the transport",
     "generate": "send order events",
+    "send": "send each line of a JSON-lines file as one event",
     "ingest": "land new events and build bronze",
     "transform": "build silver and gold",
     "views": "build the materialized views",
@@ -119,6 +121,21 @@ class Pipeline:
             step.objects.append(ObjectResult(self.transport.source, "send", sent.events, sent.seconds))
             step.details.update(events=sent.events, batches=sent.batches, bytes=sent.bytes,
                                 seed=seed, events_per_second=_rate(sent.events, sent.seconds))
+        return step
+
+    def send(self, source: "str | Path | BinaryIO", name: str | None = None) -> StepResult:
+        """Send each line of a JSON-lines file (a path, or an open binary stream such as stdin)
+        as one event body, byte for byte and unvalidated (bronze validates): for replays and
+        backfills. See ecomctl/sendfile.py for the partition key and empty lines."""
+        from ecomctl.sendfile import send_lines
+
+        with self._step("send") as step:
+            sent, lines = send_lines(self.transport, source, name,
+                                     on_progress=lambda n, total: self.reporter.progress("send", n, total))
+            step.objects.append(ObjectResult(self.transport.source, "send", sent.events, sent.seconds))
+            step.details.update(file=lines.name, lines=lines.lines, events=sent.events,
+                                empty_lines_skipped=lines.empty, batches=sent.batches,
+                                bytes=sent.bytes, events_per_second=_rate(sent.events, sent.seconds))
         return step
 
     def ingest(self) -> StepResult:

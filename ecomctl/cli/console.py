@@ -46,7 +46,7 @@ class PipelineConsole:
 
     # -- Reporter ----------------------------------------------------------------
     def step_started(self, step: str, description: str) -> None:
-        if self.interactive and step in ("generate", "ingest"):
+        if self.interactive and step in ("generate", "send", "ingest"):
             from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
                                        TimeElapsedColumn)
 
@@ -94,10 +94,13 @@ class PipelineConsole:
             self.console.print(table)
         for title, (columns, rows) in result.tables.items():
             self.render_table(title, columns, rows)
-        if result.step == "generate":
+        if result.step in ("generate", "send"):
             d = result.details
             self.console.print(f"sent {d['events']:,} events in {d['batches']:,} batches "
                                f"({d['bytes']:,} bytes, {d['events_per_second']:,} events/s)")
+            if d.get("empty_lines_skipped"):
+                self.console.print(f"skipped {d['empty_lines_skipped']:,} empty lines of "
+                                   f"{_escape(self.scrub(d['file']))}")
 
     def render_table(self, title: str, columns: list[str], rows: list[list[Any]]) -> None:
         table = Table(title=title, title_justify="left")
