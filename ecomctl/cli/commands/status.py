@@ -8,4 +8,13 @@ from ecomctl.cli.app import app, run_command
 @app.command()
 def status(ctx: typer.Context) -> None:
     """Row counts per table, lag per partition (last enqueued vs last landed), applied SQL versions."""
-    run_command(ctx, "status", lambda pipeline, console: ([pipeline.status()], None))
+
+    def work(pipeline, console):
+        step = pipeline.status()
+        reconciliation = pipeline.bronze_reconciliation()
+        if reconciliation is not None:
+            console.render_reconciliation(reconciliation)
+        pipeline.check_reconciliation(reconciliation)
+        return [step], reconciliation
+
+    run_command(ctx, "status", work)
