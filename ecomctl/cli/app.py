@@ -97,7 +97,14 @@ def run_command(ctx: typer.Context, command: str,
             exit_code = _interrupted(report, console, errors)
         else:
             # A handled failure is its own message; anything else is a bug, still one line.
-            message = str(exc) if isinstance(exc, EcomctlError) else f"unexpected {type(exc).__name__}: {exc}"
+            if isinstance(exc, EcomctlError):
+                message = str(exc)
+            elif isinstance(exc, OSError):
+                from ecomctl.errors import describe_os_error
+
+                message = describe_os_error(exc)
+            else:
+                message = f"unexpected {type(exc).__name__}: {exc}"
             report.steps = list(console.finished)
             report.ok, report.error = False, errors.scrub(message)
             if options.debug:
