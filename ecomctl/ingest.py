@@ -113,11 +113,18 @@ def write_landing_file(directory: Path, source: str, partition_id: str,
             "landed_at": landed_at,
         }))
     tmp = directory / f".{name}.tmp"
-    with open(tmp, "w", encoding="utf-8") as handle:
-        handle.write("\n".join(lines))
-        handle.write("\n")
-        handle.flush()
-        os.fsync(handle.fileno())
+    try:
+        with open(tmp, "w", encoding="utf-8") as handle:
+            handle.write("\n".join(lines))
+            handle.write("\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)  # e.g. a full disk: leave no partial file behind
+        from ecomctl.errors import DISK_FULL_HINT, is_disk_full
+
+        raise EcomctlError(f"cannot write the landing file {tmp}: {exc.strerror or exc}",
+                           hint=DISK_FULL_HINT if is_disk_full(exc) else None) from exc
     fault_point("ingest.landing_tmp_written")
     os.replace(tmp, directory / name)
     return directory / name

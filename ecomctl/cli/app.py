@@ -18,6 +18,7 @@ app = typer.Typer(
     help="Run the e-commerce order-event pipeline: generate -> event hub -> bronze -> silver -> gold -> views -> dashboards.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,  # tracebacks only with --debug, and never with locals (secrets)
+    pretty_exceptions_show_locals=False,
     rich_markup_mode="rich",
     context_settings={"help_option_names": ["-h", "--help"]},
 )

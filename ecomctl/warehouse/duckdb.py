@@ -499,7 +499,7 @@ def _engine_hint(exc: BaseException, path: Path) -> str | None:
 
     if is_disk_full(exc):
         return DISK_FULL_HINT
-    if any(word in str(exc).lower() for word in _DAMAGED_WORDS[2:]):
+    if any(word in str(exc).lower() for word in _DAMAGED_WORDS):
         return f"the warehouse file looks damaged: {_rebuild_hint(path)}"
     return None
 
