@@ -53,9 +53,9 @@ def kill_after(proc: subprocess.Popen, seconds: float) -> bool:
         proc.wait(timeout=seconds)
     except subprocess.TimeoutExpired:
         proc.send_signal(signal.SIGKILL)
-        proc.communicate()
+        proc.out_text, proc.err_text = (b.decode(errors="replace") for b in proc.communicate())
         return True
-    proc.communicate()
+    proc.out_text, proc.err_text = (b.decode(errors="replace") for b in proc.communicate())
     return False
 
 
