@@ -148,18 +148,20 @@ def test_no_secret_in_any_output_log_report_or_file(tmp_path):
     env = clean_env(**SECRETS, GITHUB_STEP_SUMMARY=str(summary), ECOMCTL_INGEST_BATCH="100")
     lines = tmp_path / "replay.jsonl"
     lines.write_bytes(b'{"customer_id": "C1"}\nnot json\n')
+    # every command, plain or --json in turn; run-all and status both ways
     runs = [
-        ("setup",), ("generate", "--count", "200", "--seed", "3"), ("send", str(lines)),
-        ("ingest",), ("transform",), ("views",), ("dashboards",), ("status",),
-        ("run-all", "--count", "100", "--seed", "4"),
+        ("setup",), ("--json", "generate", "--count", "200", "--seed", "3"),
+        ("send", str(lines)), ("--json", "ingest"), ("transform",), ("--json", "views"),
+        ("dashboards",), ("status",), ("--json", "status"),
+        ("run-all", "--count", "100", "--seed", "4"), ("--json", "run-all", "--count", "50"),
     ]
     printed = []
     for args in runs:
-        for flags in ((), ("--json",)):
-            result = run(home, *flags, *args, env=env)
-            assert result.returncode == 0, (args, result.stderr.decode()[-2000:])
-            printed.append(result.stdout + result.stderr)
-    stdin = run(home, "send", "-", env=env, input=b'{"n": 1}\n')
+        result = run(home, *args, env=env)
+        assert result.returncode == 0, (args, result.stderr.decode()[-2000:])
+        printed.append(result.stdout + result.stderr)
+    stdin = run(home, "--json", "send", "-", env=env, input=b'{"n": 1}\n')
+    assert stdin.returncode == 0, stdin.stderr.decode()[-2000:]
     printed.append(stdin.stdout + stdin.stderr)
     # failures, with tracebacks: a bad setting, a damaged warehouse
     bad_setting = run(home, "--debug", "ingest", env={**env, "ECOMCTL_INGEST_BATCH": "zero"})
