@@ -69,6 +69,7 @@ SETTINGS: tuple[Setting, ...] = (
     # -- local target ----------------------------------------------------
     Setting("partitions", "ECOMCTL_PARTITIONS", 4, "Partitions of the embedded event log (fixed when the log is created).", "local", "int"),
     Setting("retention_days", "ECOMCTL_RETENTION_DAYS", 7, "Days the embedded event log keeps events before they expire (0 keeps them forever).", "local", "int"),
+    Setting("lock_wait", "ECOMCTL_LOCK_WAIT", 300, "Seconds a command waits for another ecomctl process to finish with the local warehouse before it gives up (0: give up at once).", "local", "int"),
     Setting("duckdb_memory_limit", "ECOMCTL_DUCKDB_MEMORY_LIMIT", "1GB", "DuckDB memory limit for the local warehouse.", "local"),
     # -- Azure Event Hubs --------------------------------------------------
     Setting("eventhub_name", "EVENTHUB_NAME", "orders", "Event hub name (the embedded log uses it too).", "eventhubs", "hub"),
@@ -111,6 +112,7 @@ class Settings:
     ingest_batch: int
     partitions: int
     retention_days: int
+    lock_wait: int
     duckdb_memory_limit: str
     eventhub_name: str
     eventhub_connection_string: Secret
@@ -231,7 +233,7 @@ def _to_int(setting: Setting, raw: Any, origin: str) -> int:
         value = int(raw)
     except (TypeError, ValueError):
         raise ConfigError(origin, f"expected a whole number, got {raw!r}") from None
-    minimum = 0 if setting.attr == "retention_days" else 1
+    minimum = 0 if setting.attr in ("retention_days", "lock_wait") else 1
     if value < minimum:
         raise ConfigError(origin, f"must be at least {minimum}, got {value}")
     return value

@@ -54,3 +54,30 @@ class WarehouseError(EcomctlError):
 
 class UsageError(EcomctlError):
     """A command asked for something its target cannot do (e.g. ingest --mode kafka locally); exit 2."""
+
+
+# Out of space, or over a file size limit (RLIMIT_FSIZE, a quota): the words each layer uses.
+_DISK_FULL_ERRNOS = {"ENOSPC", "EFBIG", "EDQUOT"}
+_DISK_FULL_WORDS = ("no space left on device", "file too large", "disk quota exceeded",
+                    "database or disk is full", "out of disk space")
+DISK_FULL_HINT = ("the disk (or a file size limit) is full: free space under the home folder and "
+                  "run again; what finished is kept and a re-run picks up where this one stopped")
+
+
+def is_disk_full(exc: BaseException | str) -> bool:
+    import errno
+
+    if isinstance(exc, OSError) and exc.errno is not None:
+        if errno.errorcode.get(exc.errno) in _DISK_FULL_ERRNOS:
+            return True
+    text = str(exc).lower()
+    return any(word in text for word in _DISK_FULL_WORDS)
+
+
+def describe_os_error(exc: OSError) -> str:
+    """One line for an OSError that escaped every layer: what failed, on which file, and why."""
+    where = f" {exc.filename}" if exc.filename else ""
+    reason = exc.strerror or str(exc)
+    if is_disk_full(exc):
+        return f"cannot write{where}: {reason} ({DISK_FULL_HINT})"
+    return f"file system error on{where or ' a file'}: {reason}"

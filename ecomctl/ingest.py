@@ -9,6 +9,7 @@ loaded), and events landed twice are removed by the bronze dedupe.
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import uuid
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Sequence
 
 from ecomctl.errors import EcomctlError
+from ecomctl.faults import fault_point
 from ecomctl.events.transport import PartitionState, ReceivedEvent, Transport
 from ecomctl.warehouse.sqlfiles import string_literal
 
@@ -80,6 +82,16 @@ def landing_file_name(source: str, partition_id: str, events: Sequence[ReceivedE
     return f"{stamp}_{safe_source}_p{partition_id}_{first:012d}-{last:012d}_{uuid.uuid4().hex[:12]}.json"
 
 
+def landing_body(body: bytes) -> dict[str, str]:
+    """The body fields of a landing line: the text of a UTF-8 body; the bytes of any other body
+    in base64 with body_encoding = 'base64' (a JSON line holds text only, and replacing the bad
+    bytes would lose them). Bronze rejects a base64 body as `invalid UTF-8`, keeping it as is."""
+    try:
+        return {"body": body.decode("utf-8")}
+    except UnicodeDecodeError:
+        return {"body": base64.b64encode(body).decode("ascii"), "body_encoding": "base64"}
+
+
 def write_landing_file(directory: Path, source: str, partition_id: str,
                        events: Sequence[ReceivedEvent]) -> Path:
     """Write one landing file atomically: a reader never sees half a file."""
@@ -96,18 +108,24 @@ def write_landing_file(directory: Path, source: str, partition_id: str,
             "offset": event.offset,
             "enqueued_time": event.enqueued_time.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
             "partition_key": event.partition_key,
-            # Bodies that are not UTF-8 keep a visible trace (U+FFFD) and are rejected as JSON
-            # only if they stop parsing; the raw bytes are not representable in a JSON line.
-            "body": event.body.decode("utf-8", errors="replace"),
+            **landing_body(event.body),
             "landing_file": name,
             "landed_at": landed_at,
         }))
     tmp = directory / f".{name}.tmp"
-    with open(tmp, "w", encoding="utf-8") as handle:
-        handle.write("\n".join(lines))
-        handle.write("\n")
-        handle.flush()
-        os.fsync(handle.fileno())
+    try:
+        with open(tmp, "w", encoding="utf-8") as handle:
+            handle.write("\n".join(lines))
+            handle.write("\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)  # e.g. a full disk: leave no partial file behind
+        from ecomctl.errors import DISK_FULL_HINT, is_disk_full
+
+        raise EcomctlError(f"cannot write the landing file {tmp}: {exc.strerror or exc}",
+                           hint=DISK_FULL_HINT if is_disk_full(exc) else None) from exc
+    fault_point("ingest.landing_tmp_written")
     os.replace(tmp, directory / name)
     return directory / name
 
@@ -140,7 +158,9 @@ def ingest_partitions(transport: Transport, checkpoints: Callable[[], dict[str, 
             events = [e for e in events if e.sequence_number <= plan.end_sequence]
             if not events:
                 break
+            fault_point("ingest.read")
             summary.landed_rows += land_and_load(plan.partition_id, events)
+            fault_point("ingest.loaded")
             plan.received += len(events)
             plan.files += 1
             done += len(events)

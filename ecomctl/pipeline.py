@@ -9,10 +9,12 @@ from __future__ import annotations
 import time
 from datetime import datetime
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, BinaryIO, Sequence
 
 from ecomctl.config import Settings
 from ecomctl.errors import EcomctlError, UsageError
+from ecomctl.faults import fault_point
 from ecomctl.results import NullReporter, ObjectResult, Reporter, StepResult, utc_now
 from ecomctl.targets import (check_settings, has_state, kafka_ingest_names, make_dry_run_transport,
                              make_dry_run_warehouse, make_transport, make_warehouse)
@@ -25,6 +27,7 @@ if TYPE_CHECKING:  # pragma: no cover
 STEP_DESCRIPTIONS = {
     "setup": "apply pending setup SQL, check the transport",
     "generate": "send order events",
+    "send": "send each line of a JSON-lines file as one event",
     "ingest": "land new events and build bronze",
     "transform": "build silver and gold",
     "views": "build the materialized views",
@@ -39,6 +42,39 @@ SELECT
   (SELECT COUNT(*) FROM ${catalog}.${bronze}.received_events WHERE reason IS NULL) AS valid_events,
   (SELECT COUNT(*) FROM ${catalog}.${bronze}.rejected_events) AS rejected,
   (SELECT COUNT(*) FROM ${catalog}.${bronze}.orders) AS valid_orders
+"""
+
+
+# Per partition, all runs: landed rows, received events (after the transport dedupe), valid
+# events, the valid events that won their order_id (the order in bronze.orders: same order as
+# 02_orders.sql) and rejected events, each from its own table.
+PARTITION_RECONCILIATION_SQL = """
+WITH landed AS (
+  SELECT source, partition_id, COUNT(*) AS landed
+  FROM ${catalog}.${bronze}.raw_events GROUP BY source, partition_id
+),
+received AS (
+  SELECT source, partition_id, COUNT(*) AS received, count_if(reason IS NULL) AS valid_events,
+         count_if(won) AS valid_orders
+  FROM (
+    SELECT source, partition_id, reason,
+           reason IS NULL AND ROW_NUMBER() OVER (
+             PARTITION BY reason IS NULL, order_id
+             ORDER BY event_time DESC, sequence_number DESC, partition_id DESC) = 1 AS won
+    FROM ${catalog}.${bronze}.received_events
+  ) AS ranked
+  GROUP BY source, partition_id
+),
+rejected AS (
+  SELECT source, partition_id, COUNT(*) AS rejected
+  FROM ${catalog}.${bronze}.rejected_events GROUP BY source, partition_id
+)
+SELECT l.source, l.partition_id, l.landed, coalesce(r.received, 0), coalesce(r.valid_events, 0),
+       coalesce(r.valid_orders, 0), coalesce(j.rejected, 0)
+FROM landed AS l
+LEFT JOIN received AS r ON r.source = l.source AND r.partition_id = l.partition_id
+LEFT JOIN rejected AS j ON j.source = l.source AND j.partition_id = l.partition_id
+ORDER BY l.source, l.partition_id
 """
 
 
@@ -64,7 +100,18 @@ class Pipeline:
     def warehouse(self):
         if self.plan is not None:
             return make_dry_run_warehouse(self.settings, self.plan)
+        if self.settings.target == "local":
+            self._lock_warehouse()
         return make_warehouse(self.settings, self.reporter)
+
+    def _lock_warehouse(self) -> None:
+        """Take turns with other ecomctl processes on the DuckDB file (see ecomctl/locking.py)."""
+        from ecomctl.locking import ProcessLock
+
+        if self.__dict__.get("_warehouse_lock") is None:
+            lock = ProcessLock(self.settings.warehouse_path.with_name("warehouse.lock"),
+                               f"the warehouse {self.settings.warehouse_path}")
+            self._warehouse_lock = lock.acquire(self.settings.lock_wait, self.reporter.message)
 
     @cached_property
     def sql_root(self):
@@ -73,9 +120,14 @@ class Pipeline:
         return sql_root()
 
     def close(self) -> None:
-        for name in ("transport", "warehouse"):
-            if name in self.__dict__:
-                self.__dict__.pop(name).close()
+        try:
+            for name in ("transport", "warehouse"):
+                if name in self.__dict__:
+                    self.__dict__.pop(name).close()
+        finally:
+            lock = self.__dict__.pop("_warehouse_lock", None)
+            if lock is not None:
+                lock.release()
 
     def __enter__(self) -> "Pipeline":
         return self
@@ -128,6 +180,21 @@ class Pipeline:
                                 seed=seed, events_per_second=_rate(sent.events, sent.seconds))
         return step
 
+    def send(self, source: "str | Path | BinaryIO", name: str | None = None) -> StepResult:
+        """Send each line of a JSON-lines file (a path, or an open binary stream such as stdin)
+        as one event body, byte for byte and unvalidated (bronze validates): for replays and
+        backfills. See ecomctl/sendfile.py for the partition key and empty lines."""
+        from ecomctl.sendfile import send_lines
+
+        with self._step("send") as step:
+            sent, lines = send_lines(self.transport, source, name,
+                                     on_progress=lambda n, total: self.reporter.progress("send", n, total))
+            step.objects.append(ObjectResult(self.transport.source, "send", sent.events, sent.seconds))
+            step.details.update(file=lines.name, lines=lines.lines, events=sent.events,
+                                empty_lines_skipped=lines.empty, batches=sent.batches,
+                                bytes=sent.bytes, events_per_second=_rate(sent.events, sent.seconds))
+        return step
+
     def ingest(self, mode: str = "client") -> StepResult:
         """client (default): read the hub here, land files, upload them where the warehouse needs
         them, COPY INTO raw_events. kafka: the warehouse reads the hub itself through a streaming
@@ -161,6 +228,7 @@ class Pipeline:
 
             def land_and_load(partition_id: str, events: Sequence) -> int:
                 path = write_landing_file(self.settings.landing_dir, source, partition_id, events)
+                fault_point("ingest.landing_written")
                 self.warehouse.stage_landing_file(path)
                 return load()
 
@@ -181,6 +249,7 @@ class Pipeline:
                 self.fqn("bronze", "raw_events"), "copy into",
                 summary.landed_rows + recovered, time.perf_counter() - started))
             for f in build_files:
+                fault_point("ingest.bronze")
                 step.objects += [_object(r) for r in self.warehouse.run_file(f)]
             step.details.update(
                 received=summary.received, landed=summary.landed_rows + recovered,
@@ -236,20 +305,45 @@ class Pipeline:
                                           recovered=ingest["recovered_from_earlier_run"])
 
     # -- reading state ---------------------------------------------------------
-    def reconciliation(self, *, sent: int, received: int, landed: int, expired: int,
+    def reconciliation(self, *, sent: int | None = None, received: int | None = None,
+                       landed: int | None = None, expired: int | None = None,
                        recovered: int = 0) -> dict[str, Any]:
-        """This run's flow (sent, received, landed) and the all-time balance of bronze.
+        """This run's flow (sent, received, landed; None where the command has none) and the
+        all-time balance of bronze, in total and per partition.
 
         Each count comes from its own table: raw_events (landed), received_events (after the
         transport dedupe, with its validation), rejected_events and orders. Balanced means the
-        parts add up: every received event is a valid event or a rejected one, every valid event
-        is an order or a producer resend, and this run landed exactly what it received (plus
-        any files an interrupted run had left unloaded).
+        parts add up: every landed event is a valid order, a rejected event or a duplicate
+        (a transport redelivery or a producer resend), in every partition and in total; the
+        partitions' orders are exactly bronze.orders; and this run landed exactly what it
+        received (plus any files an interrupted run had left unloaded).
         """
         (total_landed, distinct, valid_events, rejected, valid_orders), = \
             self.warehouse.query(RECONCILIATION_SQL).rows
         transport_duplicates = total_landed - distinct
         producer_duplicates = valid_events - valid_orders
+        partitions, problems = [], []
+        for source, pid, p_landed, p_received, p_valid, p_orders, p_rejected in \
+                self.warehouse.query(PARTITION_RECONCILIATION_SQL).rows:
+            duplicates = (p_landed - p_received) + (p_valid - p_orders)
+            ok = p_received == p_valid + p_rejected and p_landed >= p_received and p_valid >= p_orders
+            partitions.append({"source": source, "partition_id": pid, "received": p_landed,
+                               "valid_orders": p_orders, "rejected": p_rejected,
+                               "duplicates": duplicates, "balanced": ok})
+            if not ok:
+                problems.append(
+                    f"partition {pid} of {source}: received {p_landed:,} but valid orders "
+                    f"{p_orders:,} + rejected {p_rejected:,} + duplicates {duplicates:,} = "
+                    f"{p_orders + p_rejected + duplicates:,}")
+        if sum(p["valid_orders"] for p in partitions) != valid_orders:
+            problems.append(f"the partitions hold {sum(p['valid_orders'] for p in partitions):,} "
+                            f"orders but {self.fqn('bronze', 'orders')} has {valid_orders:,}")
+        if distinct != valid_events + rejected or transport_duplicates < 0 or producer_duplicates < 0:
+            problems.append(f"received {total_landed:,} but valid orders {valid_orders:,} + rejected "
+                            f"{rejected:,} + duplicates {transport_duplicates + producer_duplicates:,}"
+                            f" = {valid_orders + rejected + transport_duplicates + producer_duplicates:,}")
+        if received is not None and landed is not None and received != landed - recovered:
+            problems.append(f"this run received {received:,} events but landed {landed - recovered:,}")
         return {
             "sent": sent, "received": received, "landed": landed, "expired": expired,
             "recovered": recovered,
@@ -257,9 +351,28 @@ class Pipeline:
             "duplicates_removed": transport_duplicates + producer_duplicates,
             "transport_duplicates": transport_duplicates,
             "producer_duplicates": producer_duplicates,
-            "balanced": (distinct == valid_events + rejected and transport_duplicates >= 0
-                         and producer_duplicates >= 0 and received == landed - recovered),
+            "partitions": partitions,
+            "balanced": not problems,
+            "problems": problems,
         }
+
+    def check_reconciliation(self, r: dict[str, Any] | None) -> None:
+        """A reconciliation that does not add up is an error: something was lost or counted twice."""
+        if r is not None and not r["balanced"]:
+            raise EcomctlError("reconciliation failed: " + "; ".join(r["problems"]),
+                               hint="bronze no longer adds up; run `ecomctl ingest` to rebuild it, "
+                                    "and report a bug if it persists")
+
+    def bronze_reconciliation(self) -> dict[str, Any] | None:
+        """The all-time balance of bronze, or None before bronze was first built (status)."""
+        from ecomctl.targets import has_state
+
+        if not has_state(self.settings) or \
+                self.warehouse.table_rows(self.fqn("bronze", "received_events")) is None or \
+                self.warehouse.table_rows(self.fqn("bronze", "rejected_events")) is None or \
+                self.warehouse.table_rows(self.fqn("bronze", "orders")) is None:
+            return None
+        return self.reconciliation()
 
     def status(self) -> StepResult:
         from ecomctl.status import collect_status

@@ -24,6 +24,7 @@ import argparse
 import os
 import re
 import shlex
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -72,7 +73,12 @@ def find_examples(text: str) -> list[Example]:
 
 
 def capture(example: Example, folder: Path) -> str:
-    """Run one example in `folder` and return what a terminal-less 80-column reader sees."""
+    """Run one example in `folder` and return what a terminal-less 80-column reader sees.
+
+    The repository's examples/ folder is copied there first, so examples can send its files.
+    """
+    if (REPO / "examples").is_dir() and not (folder / "examples").exists():
+        shutil.copytree(REPO / "examples", folder / "examples")
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(_SETTING_PREFIXES) and k not in ("NO_COLOR", "FORCE_COLOR")}
     env.update(COLUMNS=WIDTH, PYTHONIOENCODING="utf-8")

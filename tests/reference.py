@@ -41,6 +41,7 @@ class RawEvent:
     body: str
     landed_at: datetime | None = None
     landing_file: str = ""
+    body_encoding: str | None = None  # 'base64' when the bytes were not UTF-8
 
 
 # --------------------------------------------------------------------------
@@ -76,7 +77,8 @@ _ORDER_COLUMNS = [
 COLUMNS: dict[str, list[str]] = {
     "bronze.orders": list(_ORDER_COLUMNS),
     "bronze.products": ["product_id", "product_name", "brand", "category", "base_price"],
-    "bronze.rejected_events": ["source", "partition_id", "sequence_number", "body", "reason"],
+    "bronze.rejected_events": ["source", "partition_id", "sequence_number", "body", "body_encoding",
+                               "reason"],
     "silver.order_details": _ORDER_COLUMNS + [
         "product_name", "brand", "category", "base_price",
         "order_date", "order_hour", "day_of_week", "order_month",
@@ -313,9 +315,19 @@ class ValidEvent:
     partition_id: str
 
 
-def validate(body: str) -> tuple[dict | None, str | None]:
+MAX_BODY_BYTES = 1_048_576  # 1 MB: a body this large or larger is rejected
+
+
+def validate(body: str, body_encoding: str | None = None) -> tuple[dict | None, str | None]:
     """Check one event body. Returns (normalized fields, None) when valid, else
     (None, reason) with the exact reason string of docs/tables.md."""
+    if body_encoding is not None:
+        return None, "invalid UTF-8"
+    size = len(body.encode("utf-8"))
+    if size >= MAX_BODY_BYTES:
+        return None, f"body of 1 MB or more: {size} bytes"
+    if size == 0:
+        return None, "empty body"
     try:
         obj = _loads(body)
     except (ValueError, RecursionError):
@@ -398,11 +410,12 @@ def _bronze(raw: list[RawEvent]):
     valid: list[ValidEvent] = []
     rejected: list[dict] = []
     for ev in received:
-        fields, reason = validate(ev.body)
+        fields, reason = validate(ev.body, ev.body_encoding)
         if reason is not None:
             rejected.append({
                 "source": ev.source, "partition_id": ev.partition_id,
-                "sequence_number": ev.sequence_number, "body": ev.body, "reason": reason,
+                "sequence_number": ev.sequence_number, "body": ev.body,
+                "body_encoding": ev.body_encoding, "reason": reason,
             })
         else:
             valid.append(ValidEvent(fields, fields["event_time"], ev.sequence_number,

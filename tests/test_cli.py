@@ -12,7 +12,7 @@ import pytest
 from ecomctl import __version__
 from ecomctl.cli.app import app
 
-COMMANDS = ["setup", "generate", "ingest", "transform", "views", "dashboards", "run-all", "status"]
+COMMANDS = ["setup", "generate", "send", "ingest", "transform", "views", "dashboards", "run-all", "status"]
 REPO = Path(__file__).resolve().parents[1]
 
 TABLES = [

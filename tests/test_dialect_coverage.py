@@ -58,6 +58,9 @@ GOLDEN = [
     ("SELECT '2026-01-01T00:00:00Z' RLIKE '^[0-9]{4}-[0-9]{2}-[0-9]{2}T'", True),
     ("SELECT nullif('VOID', 'VOID')", None),
     ("SELECT concat_ws(', ', 'Austin', 'TX')", "Austin, TX"),
+    # octet_length: bytes of the UTF-8 text, not characters (the 1 MB body rule)
+    ("SELECT octet_length('h\u00e9llo \u20ac')", 10),
+    ("SELECT octet_length('')", 0),
     # A huge number compared as DOUBLE instead of failing a DECIMAL cast
     ("SELECT CAST('1e40' AS DOUBLE) > 100", True),
     ("SELECT max(t) FROM VALUES (TIMESTAMP '2026-01-02 00:00:00'), (TIMESTAMP '2026-01-01 00:00:00') AS x(t)",

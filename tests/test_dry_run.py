@@ -18,6 +18,7 @@ from ecomctl.config import Settings
 from ecomctl.errors import ConfigError
 from ecomctl.pipeline import Pipeline
 from ecomctl.plan import Plan
+from ecomctl.warehouse.sqlfiles import load_step, split_statements, sql_root
 
 TOKEN = "dapi0123456789abcdef"
 # Statements sqlglot keeps as a Command (it parses them, without a tree): Unity Catalog DDL it lacks.
@@ -47,14 +48,17 @@ def _parses_as_databricks(text: str) -> None:
 def test_databricks_plan_without_credentials(home):
     plan = _plan("databricks", home, _up_to_views())
     kinds = [(e.step, e.kind) for e in plan.entries]
-    # setup: warehouse state, catalog check, hub check, bookkeeping, 5 statements of 3 files, 3 records
+    # setup: warehouse state, catalog check, hub check, bookkeeping (meta schema, history table, its row count), then each setup file's
+    # statements and one history record per file
+    setup_files = load_step("setup", sql_root())
+    statements = sum(len(split_statements(f.text, f.name)) for f in setup_files)
     setup = [e for e in plan.entries if e.step == "setup"]
-    assert [e.kind for e in setup] == ["api", "sql", "check", "api"] + ["sql"] * 11
+    assert [e.kind for e in setup] == ["api", "sql", "check", "api"] + ["sql"] * (3 + statements + len(setup_files))
     assert setup[0].text.startswith("GET /api/2.0/sql/warehouses/<DATABRICKS_WAREHOUSE_ID>")
     assert setup[1].text == ("SELECT catalog_name FROM system.information_schema.catalogs "
                              "WHERE catalog_name = 'ecommerce'")
     assert setup[3].text == "check that <EVENTHUB_NAMESPACE>/orders is reachable (read its partitions)"
-    assert sum(e.text.startswith("INSERT INTO ecommerce.ecomctl_meta.schema_history") for e in setup) == 3
+    assert sum(e.text.startswith("INSERT INTO ecommerce.ecomctl_meta.schema_history") for e in setup) == len(setup_files)
     assert ("generate", "send") in kinds and ("ingest", "receive") in kinds
     ingest = [e for e in plan.entries if e.step == "ingest"]
     assert [e.kind for e in ingest] == ["check", "sql", "sql", "sql", "sql", "receive", "write", "upload",

@@ -32,6 +32,8 @@ STEPS = ("bronze", "silver", "gold", "views")
 
 RAW_COLUMNS = ["source", "partition_id", "sequence_number", "offset", "enqueued_time",
                "partition_key", "body", "landing_file", "landed_at"]
+# rejected_events: the raw row with body_encoding (added to raw_events by V004) beside body, then reason
+REJECTED_COLUMNS = RAW_COLUMNS[:7] + ["body_encoding"] + RAW_COLUMNS[7:] + ["reason"]
 
 # A valid event in DESIGN §4 field order; numbers are written verbatim (JSON text).
 _TEMPLATE = {
@@ -56,7 +58,7 @@ def event(**fields: str | None) -> str:
 # (body, exact reason): one per rule of docs/tables.md, plus the order of the checks.
 REJECTS = [
     ("not json {", "invalid JSON"),
-    ("", "invalid JSON"),
+    ("", "empty body"),
     ("[1, 2]", "not a JSON object"),
     ("null", "not a JSON object"),
     ('"just a string"', "not a JSON object"),
@@ -239,7 +241,7 @@ def test_table_equals_reference(pipeline, table):
 def test_columns_in_contract_order(pipeline, table):
     warehouse, _, _ = pipeline
     columns, _ = _rows(warehouse, table)
-    expected = RAW_COLUMNS + ["reason"] if table == "bronze.rejected_events" else COLUMNS[table]
+    expected = REJECTED_COLUMNS if table == "bronze.rejected_events" else COLUMNS[table]
     assert columns == expected
 
 

@@ -105,10 +105,10 @@ def test_rejected_events_keep_body_and_reason(pipeline_run):
     _, tables, _, _ = pipeline_run
     reasons = {r["body"]: r["reason"] for r in tables["bronze.rejected_events"]}
     assert reasons["not json at all"] == "invalid JSON"
-    assert reasons[""] == "invalid JSON"
+    assert reasons[""] == "empty body"
     assert reasons["[1, 2, 3]"] == "not a JSON object"
     assert sorted(r.split(":")[0] for r in reasons.values()) == sorted([
-        "invalid JSON", "invalid JSON", "invalid JSON", "not a JSON object", "not a JSON object",
+        "empty body", "invalid JSON", "invalid JSON", "not a JSON object", "not a JSON object",
         "quantity below 1", "unknown order_status", "unknown schema_version", "missing field"])
 
 

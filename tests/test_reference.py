@@ -125,7 +125,7 @@ def test_parse_timestamp(text, expected):
 
 @pytest.mark.parametrize("text, reason", [
     ("{not json", "invalid JSON"),
-    ("", "invalid JSON"),
+    ("", "empty body"),
     ('{"schema_version": NaN}', "invalid JSON"),
     ('{"order_id": "A", "order_id": "B"}', "invalid JSON"),          # duplicate key
     (body()[:-1] + ', "quantity": 2}', "invalid JSON"),

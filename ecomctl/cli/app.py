@@ -18,6 +18,7 @@ app = typer.Typer(
     help="Run the e-commerce order-event pipeline: generate -> event hub -> bronze -> silver -> gold -> views -> dashboards.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,  # tracebacks only with --debug, and never with locals (secrets)
+    pretty_exceptions_show_locals=False,
     rich_markup_mode="rich",
     context_settings={"help_option_names": ["-h", "--help"]},
 )
@@ -111,7 +112,14 @@ def run_command(ctx: typer.Context, command: str,
             exit_code = _interrupted(report, console, errors)
         else:
             # A handled failure is its own message; anything else is a bug, still one line.
-            message = str(exc) if isinstance(exc, EcomctlError) else f"unexpected {type(exc).__name__}: {exc}"
+            if isinstance(exc, EcomctlError):
+                message = str(exc)
+            elif isinstance(exc, OSError):
+                from ecomctl.errors import describe_os_error
+
+                message = describe_os_error(exc)
+            else:
+                message = f"unexpected {type(exc).__name__}: {exc}"
             report.steps = list(console.finished)
             report.ok, report.error = False, errors.scrub(message)
             if options.debug:

@@ -53,7 +53,7 @@ class PipelineConsole:
 
     # -- Reporter ----------------------------------------------------------------
     def step_started(self, step: str, description: str) -> None:
-        if self.interactive and step in ("generate", "ingest"):
+        if self.interactive and step in ("generate", "send", "ingest"):
             from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
                                        TimeElapsedColumn)
 
@@ -137,10 +137,13 @@ class PipelineConsole:
                 self.render_bar_chart(title, columns, rows, result.charts[title])
             else:
                 self.render_table(title, columns, rows)
-        if result.step == "generate":
+        if result.step in ("generate", "send"):
             d = result.details
             self.console.print(f"sent {d['events']:,} events in {d['batches']:,} batches "
                                f"({d['bytes']:,} bytes, {d['events_per_second']:,} events/s)")
+            if d.get("empty_lines_skipped"):
+                self.console.print(f"skipped {d['empty_lines_skipped']:,} empty lines of "
+                                   f"{_escape(self.scrub(d['file']))}")
 
     def render_table(self, title: str, columns: list[str], rows: list[list[Any]]) -> None:
         table = Table(title=title, title_justify="left")
@@ -184,20 +187,35 @@ class PipelineConsole:
         table.add_column("events")
         table.add_column("this run", justify="right")
         table.add_column("all runs", justify="right")
-        table.add_row("sent", _num(r["sent"]), "")
-        table.add_row("received from the hub", _num(r["received"]), "")
-        table.add_row("expired before ingest", _num(r["expired"]), "")
+        for label, key in (("sent", "sent"), ("received from the hub", "received"),
+                           ("expired before ingest", "expired")):
+            if r.get(key) is not None:
+                table.add_row(label, _num(r[key]), "")
         if r.get("recovered"):
             table.add_row("recovered from an interrupted run", _num(r["recovered"]), "")
-        table.add_row("landed in raw_events", _num(r["landed"]), _num(r["total_landed"]))
+        table.add_row("landed in raw_events", "" if r.get("landed") is None else _num(r["landed"]),
+                      _num(r["total_landed"]))
         table.add_row("valid orders", "", _num(r["valid_orders"]))
         table.add_row("rejected", "", _num(r["rejected"]))
         table.add_row("duplicates removed", "", _num(r["duplicates_removed"]))
         table.add_row("  transport redeliveries", "", _num(r["transport_duplicates"]))
         table.add_row("  producer resends", "", _num(r["producer_duplicates"]))
-        mark = "[green]yes[/green]" if r["balanced"] else "[red]NO[/red]"
-        table.add_row("balanced", "", mark)
+        table.add_row("balanced", "", _mark(r["balanced"]))
         self.console.print(table)
+        partitions = r.get("partitions") or []
+        if partitions:
+            several = len({p["source"] for p in partitions}) > 1
+            table = Table(title="received = valid + rejected + duplicates, per partition (all runs)",
+                          title_justify="left")
+            for column in ("partition", "received", "valid orders", "rejected", "duplicates", "balanced"):
+                table.add_column(column, justify="left" if column == "partition" else "right")
+            for p in partitions:
+                name = f"{p['source']} {p['partition_id']}" if several else p["partition_id"]
+                table.add_row(_escape(name), _num(p["received"]), _num(p["valid_orders"]),
+                              _num(p["rejected"]), _num(p["duplicates"]), _mark(p["balanced"]))
+            table.add_row("total", _num(r["total_landed"]), _num(r["valid_orders"]), _num(r["rejected"]),
+                          _num(r["duplicates_removed"]), _mark(r["balanced"]), style="bold")
+            self.console.print(table)
 
     def error(self, text: str, *, debug_hint: bool = True) -> None:
         self._stop_progress()
@@ -220,6 +238,10 @@ def no_color() -> bool:
 
 def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float, Decimal)) and not isinstance(value, bool)
+
+
+def _mark(ok: bool) -> str:
+    return "[green]yes[/green]" if ok else "[red]NO[/red]"
 
 
 def _num(value: int | None) -> str:

@@ -3,6 +3,7 @@
 from ecomctl.cli.app import app
 from ecomctl.cli.commands import setup  # noqa: F401  (registration order = help order)
 from ecomctl.cli.commands import generate  # noqa: F401
+from ecomctl.cli.commands import send  # noqa: F401
 from ecomctl.cli.commands import ingest  # noqa: F401
 from ecomctl.cli.commands import transform  # noqa: F401
 from ecomctl.cli.commands import views  # noqa: F401

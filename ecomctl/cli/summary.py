@@ -15,7 +15,8 @@ def markdown_summary(report) -> str:
         lines += ["", "| events | count |", "|---|---:|"]
         for key in ("sent", "received", "landed", "total_landed", "valid_orders", "rejected",
                     "duplicates_removed", "expired"):
-            lines.append(f"| {key.replace('_', ' ')} | {r[key]:,} |")
+            if r.get(key) is not None:
+                lines.append(f"| {key.replace('_', ' ')} | {r[key]:,} |")
         lines.append(f"| balanced | {'yes' if r['balanced'] else 'NO'} |")
     figures = next((s.details.get("key_figures") for s in report.steps if s.step == "dashboards"), None)
     if figures:

@@ -368,6 +368,8 @@ def _fix_function(node: "exp.Anonymous") -> "exp.Expression":
             return exp.func("json_extract", _fx(args[0]), _fx(args[1]))
         to = exp.DataType.build(type_name, dialect="databricks")
         return _cast(value, to, try_=name == "TRY_VARIANT_GET")
+    if name == "OCTET_LENGTH" and len(args) == 1:  # bytes of a STRING's UTF-8 (DuckDB: BLOB only)
+        return exp.func("strlen", _fx(args[0]))
     if name == "WEEKDAY" and len(args) == 1:  # Databricks: 0 = Monday ... 6 = Sunday
         return exp.Paren(this=exp.Sub(this=exp.func("isodow", exp.cast(_fx(args[0]), "DATE")),
                                       expression=exp.Literal.number(1)))

@@ -18,6 +18,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from ecomctl.errors import ConfigError, SqlError, WarehouseError
+from ecomctl.faults import fault_point
 from ecomctl.warehouse import dialect
 from ecomctl.warehouse.base import (Names, QueryResult, StatementResult, Warehouse, elapsed,
                                     single_statement)
@@ -80,8 +81,7 @@ class DuckDBWarehouse(Warehouse):
             con.execute(f"ATTACH {_literal(str(self.path))} AS {_ident(self.names.catalog)}")
             con.execute(f"USE {_ident(self.names.catalog)}")
         except duckdb.Error as exc:
-            raise WarehouseError(f"cannot open the DuckDB warehouse {self.path}: {_first_line(exc)}",
-                                 hint="is another ecomctl process using it?") from None
+            raise _open_error(self.path, exc) from None
         return con
 
     def close(self) -> None:
@@ -104,7 +104,8 @@ class DuckDBWarehouse(Warehouse):
             raise SqlError(file, str(exc), statement=index, line=line) from None
         except (duckdb.Error, OSError) as exc:
             self._rollback()
-            raise SqlError(file, _first_line(exc), statement=index, line=line) from exc
+            raise SqlError(file, _first_line(exc), statement=index, line=line,
+                           hint=_engine_hint(exc, self.path)) from exc
         return StatementResult(file, index, line, obj, action, rows, elapsed(started))
 
     def query(self, sql: str, *, file: str = "<query>") -> QueryResult:
@@ -124,7 +125,8 @@ class DuckDBWarehouse(Warehouse):
             columns = [d[0] for d in cursor.description or []]
             return QueryResult(columns, cursor.fetchall() if columns else [])
         except duckdb.Error as exc:
-            raise SqlError(file, _first_line(exc), statement=1, line=line) from exc
+            raise SqlError(file, _first_line(exc), statement=1, line=line,
+                           hint=_engine_hint(exc, self.path)) from exc
 
     def table_rows(self, fqn: str) -> int | None:
         catalog, schema, table = self._split_fqn(fqn)
@@ -259,6 +261,7 @@ class DuckDBWarehouse(Warehouse):
             (inserted,) = con.execute(
                 f"INSERT INTO {_table_sql(target)} BY NAME SELECT * EXCLUDE ({_FILE_COLUMN}) FROM {read}",
                 [paths]).fetchone()
+            fault_point("copy_into.inserted")
             if len(paths) == 1:
                 counts = {paths[0]: int(inserted)}
             now = _utc_now()
@@ -456,6 +459,49 @@ def _ident(name: str) -> str:
 
 def _literal(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
+
+
+_DAMAGED_WORDS = ("not a valid duckdb database file", "could not read enough bytes",
+                  "checksum", "corrupt")
+
+
+def _rebuild_hint(path: Path) -> str:
+    return (f"restore {path.name} from a backup, or move it away and run `ecomctl setup` and "
+            "`ecomctl ingest` to rebuild it from the event log (events past its retention are "
+            "gone) and the landing files")
+
+
+def _open_error(path: Path, exc: BaseException) -> WarehouseError:
+    """One clear line for each way opening the warehouse file fails."""
+    import re
+
+    from ecomctl.errors import DISK_FULL_HINT, is_disk_full
+
+    text = _first_line(exc)
+    lowered = text.lower()
+    if "could not set lock" in lowered or "conflicting lock" in lowered:
+        pid = re.search(r"\(PID (\d+)\)", str(exc))
+        holder = f"another process (pid {pid.group(1)})" if pid else "another process"
+        return WarehouseError(f"the DuckDB warehouse {path} is locked by {holder}",
+                              hint="a DuckDB file can be open in one process at a time: let that "
+                                   "process finish (or close it) and run again")
+    if any(word in lowered for word in _DAMAGED_WORDS):
+        return WarehouseError(f"the DuckDB warehouse {path} is damaged or not a DuckDB file "
+                              f"({text})", hint=_rebuild_hint(path))
+    if is_disk_full(exc):
+        return WarehouseError(f"cannot open the DuckDB warehouse {path}: {text}", hint=DISK_FULL_HINT)
+    return WarehouseError(f"cannot open the DuckDB warehouse {path}: {text}")
+
+
+def _engine_hint(exc: BaseException, path: Path) -> str | None:
+    """A hint for the engine failures that are not the statement's fault."""
+    from ecomctl.errors import DISK_FULL_HINT, is_disk_full
+
+    if is_disk_full(exc):
+        return DISK_FULL_HINT
+    if any(word in str(exc).lower() for word in _DAMAGED_WORDS):
+        return f"the warehouse file looks damaged: {_rebuild_hint(path)}"
+    return None
 
 
 def _first_line(exc: BaseException) -> str:

@@ -38,7 +38,10 @@ received AS (
 
 parsed AS (
   -- try_parse_json gives NULL for a body that is not JSON (parse_json would fail the whole statement).
-  SELECT *, try_parse_json(body) AS v
+  -- A base64 body (not UTF-8) or one of 1 MB or more is rejected before parsing: never parsed.
+  SELECT
+    *,
+    CASE WHEN body_encoding IS NULL AND octet_length(body) < 1048576 THEN try_parse_json(body) END AS v
   FROM received
 ),
 
@@ -133,6 +136,10 @@ checked AS (
   SELECT
     *,
     CASE
+      WHEN body_encoding IS NOT NULL THEN 'invalid UTF-8'
+      WHEN octet_length(body) >= 1048576
+        THEN concat('body of 1 MB or more: ', CAST(octet_length(body) AS STRING), ' bytes')
+      WHEN octet_length(body) = 0 THEN 'empty body'
       WHEN v IS NULL THEN 'invalid JSON'
       WHEN t_body NOT LIKE 'OBJECT%' THEN 'not a JSON object'
 
@@ -238,6 +245,7 @@ SELECT
   CAST(enqueued_time AS TIMESTAMP) AS enqueued_time,
   CAST(partition_key AS STRING)    AS partition_key,
   CAST(body AS STRING)             AS body,
+  CAST(body_encoding AS STRING)    AS body_encoding,
   CAST(landing_file AS STRING)     AS landing_file,
   CAST(landed_at AS TIMESTAMP)     AS landed_at,
   CAST(reason AS STRING)           AS reason,

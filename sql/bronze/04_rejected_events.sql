@@ -12,6 +12,7 @@ SELECT
   CAST(enqueued_time AS TIMESTAMP) AS enqueued_time,
   CAST(partition_key AS STRING)    AS partition_key,
   CAST(body AS STRING)             AS body,
+  CAST(body_encoding AS STRING)    AS body_encoding,
   CAST(landing_file AS STRING)     AS landing_file,
   CAST(landed_at AS TIMESTAMP)     AS landed_at,
   CAST(reason AS STRING)           AS reason

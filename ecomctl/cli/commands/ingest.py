@@ -22,5 +22,17 @@ def ingest(ctx: typer.Context,
            ] = IngestMode.client,
            dry_run: DryRun = False) -> None:
     """Land every event not yet landed (from each partition's checkpoint), load it into bronze.raw_events, build bronze."""
-    run_command(ctx, "ingest", lambda pipeline, console: ([pipeline.ingest(mode.value)], None),
-                dry_run=dry_run)
+
+    def work(pipeline, console):
+        step = pipeline.ingest(mode.value)
+        if dry_run:
+            return [step], None  # nothing was read or landed: there is nothing to reconcile
+        d = step.details
+        reconciliation = pipeline.reconciliation(received=d["received"], landed=d["landed"],
+                                                 expired=d["expired"],
+                                                 recovered=d["recovered_from_earlier_run"])
+        console.render_reconciliation(reconciliation)
+        pipeline.check_reconciliation(reconciliation)
+        return [step], reconciliation
+
+    run_command(ctx, "ingest", work, dry_run=dry_run)

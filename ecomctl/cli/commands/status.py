@@ -9,5 +9,15 @@ from ecomctl.cli.options import DryRun
 @app.command()
 def status(ctx: typer.Context, dry_run: DryRun = False) -> None:
     """Row counts per table, lag per partition (last enqueued vs last landed), applied SQL versions."""
-    run_command(ctx, "status", lambda pipeline, console: ([pipeline.status()], None),
-                dry_run=dry_run)
+
+    def work(pipeline, console):
+        step = pipeline.status()
+        if dry_run:
+            return [step], None
+        reconciliation = pipeline.bronze_reconciliation()
+        if reconciliation is not None:
+            console.render_reconciliation(reconciliation)
+        pipeline.check_reconciliation(reconciliation)
+        return [step], reconciliation
+
+    run_command(ctx, "status", work, dry_run=dry_run)

@@ -1,0 +1,15 @@
+"""ecomctl send"""
+
+from typing import Annotated
+
+import typer
+
+from ecomctl.cli.app import app, run_command
+
+
+@app.command()
+def send(ctx: typer.Context, file: Annotated[str, typer.Argument(
+        metavar="FILE", help="JSON-lines file to send, one event per line; - reads standard input.",
+        show_default=False)]) -> None:
+    """Send each line of a JSON-lines file as one event, unvalidated (bronze validates): for replays and backfills."""
+    run_command(ctx, "send", lambda pipeline, console: ([pipeline.send(file)], None))

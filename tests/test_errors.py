@@ -1,0 +1,183 @@
+"""Failures a user meets, each as one clear line (exit 1), the traceback only with --debug, and
+never a local variable or a secret in anything printed or written.
+
+Real conditions, no mocks: a damaged DuckDB file, the warehouse held open by another process, a
+disk that is full (a file size limit, RLIMIT_FSIZE, set on the ecomctl process: writes past it fail
+with EFBIG exactly as they would with ENOSPC), then a re-run that must lose nothing.
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from ecomctl.cli.app import app
+from ecomctl.events.generator import generate_messages
+from processes import AS_OF, AS_OF_DT, Expected, assert_exact, clean_env, command, ok, run, wait_for
+
+DEBUG_HINT = "(run with --debug for the full traceback)"
+
+
+def _one_error_line(stderr: str) -> str:
+    errors = [line for line in stderr.splitlines() if line.startswith("Error: ")]
+    assert len(errors) == 1, stderr
+    assert "Traceback" not in stderr
+    return errors[0]
+
+
+def test_a_damaged_warehouse_file_is_one_clear_line(cli, home):
+    assert cli("setup").exit_code == 0
+    (home / "warehouse.duckdb").write_bytes(os.urandom(300_000))
+    result = cli("status")
+    assert result.exit_code == 1
+    line = _one_error_line(result.stderr)
+    assert f"the DuckDB warehouse {home / 'warehouse.duckdb'} is damaged or not a DuckDB file" in line
+    assert "move it away and run `ecomctl setup` and `ecomctl ingest`" in line
+    debug = cli("--debug", "status")
+    assert debug.exit_code == 1
+    assert "Traceback (most recent call last)" in debug.stderr
+    assert DEBUG_HINT not in debug.stderr
+
+
+def test_a_truncated_warehouse_file_is_one_clear_line(cli, home):
+    assert cli("run-all", "--count", "50", "--seed", "1").exit_code == 0
+    path = home / "warehouse.duckdb"
+    with open(path, "r+b") as handle:
+        handle.truncate(path.stat().st_size // 3)
+    result = cli("ingest")
+    assert result.exit_code == 1
+    line = _one_error_line(result.stderr)
+    # found on open, or only when a statement reads the missing part (then the statement is named)
+    assert "is damaged or not a DuckDB file" in line or "the warehouse file looks damaged" in line
+    assert "restore warehouse.duckdb from a backup" in line
+
+
+def test_a_warehouse_held_by_another_program_names_its_pid(cli, home):
+    assert cli("setup").exit_code == 0
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); "
+         "print('open', flush=True); time.sleep(60)", str(home / "warehouse.duckdb")],
+        stdout=subprocess.PIPE)
+    try:
+        assert holder.stdout.readline().strip() == b"open"
+        result = cli("ingest")
+    finally:
+        holder.kill()
+        holder.wait()
+    assert result.exit_code == 1
+    line = _one_error_line(result.stderr)
+    assert f"is locked by another process (pid {holder.pid})" in line
+    assert cli("ingest").exit_code == 0  # and once it is gone, all is well
+
+
+def _with_file_size_limit(limit: int, home: Path, *args: str, env: dict) -> subprocess.CompletedProcess:
+    def limit_files() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    return subprocess.run(command(home, *args), env=env, capture_output=True, timeout=300,
+                          preexec_fn=limit_files)
+
+
+@pytest.mark.slow
+def test_a_full_disk_is_one_clear_line_and_the_rerun_loses_nothing(tmp_path):
+    home = tmp_path / "home"
+    ok(run(home, "setup"))
+    ok(run(home, "generate", "--count", "3000", "--seed", "4", "--as-of", AS_OF))
+    expected = Expected([b for _, b in generate_messages(3000, seed=4, as_of=AS_OF_DT)])
+
+    # No room for a landing file: nothing partial is left behind.
+    landing = _with_file_size_limit(64 * 1024, home, "ingest", env=clean_env(ECOMCTL_INGEST_BATCH="1000"))
+    assert landing.returncode == 1
+    line = _one_error_line(landing.stderr.decode())
+    assert "cannot write the landing file" in line and "File too large" in line
+    assert "the disk (or a file size limit) is full" in line
+    assert not [p for p in (home / "landing").iterdir() if p.name.endswith(".tmp")]
+
+    # Room for landing files, none for the warehouse to grow: the failing statement is named.
+    size = (home / "warehouse.duckdb").stat().st_size + 32 * 1024
+    warehouse = _with_file_size_limit(size, home, "ingest", env=clean_env(ECOMCTL_INGEST_BATCH="100"))
+    assert warehouse.returncode == 1
+    line = _one_error_line(warehouse.stderr.decode())
+    assert "File too large" in line and "the disk (or a file size limit) is full" in line
+    assert "bronze/" in line and "statement" in line
+
+    ok(run(home, "ingest", env=clean_env(ECOMCTL_INGEST_BATCH="1000")))
+    assert_exact(home, expected, 3000)
+
+
+def test_debug_tracebacks_never_show_local_variables(cli):
+    """Typer's pretty tracebacks (which can print locals) are off; --debug prints a plain one."""
+    assert app.pretty_exceptions_enable is False
+    assert app.pretty_exceptions_show_locals is False
+    result = cli("--debug", "status", env={"ECOMCTL_PARTITIONS": "many",
+                                           "DATABRICKS_TOKEN": "dapiLOCALSshouldNEVERshow"})
+    assert result.exit_code == 1
+    assert "Traceback (most recent call last)" in result.stderr
+    assert "setting ECOMCTL_PARTITIONS: expected a whole number, got 'many'" in result.stderr
+    # a local variable of a frame on the stack holds the token; a plain traceback shows code only
+    assert "dapiLOCALSshouldNEVERshow" not in result.stderr + result.stdout
+    assert "environ =" not in result.stderr and "overrides =" not in result.stderr
+
+
+# -- secrets -------------------------------------------------------------------------------------
+
+SECRETS = {
+    "EVENTHUB_CONNECTION_STRING": "Endpoint=sb://fake-ns.servicebus.windows.net/;"
+                                  "SharedAccessKeyName=RootManageSharedAccessKey;"
+                                  "SharedAccessKey=FAKEehKEYdoNotLeak0123456789abcdefABCDEF=",
+    "DATABRICKS_TOKEN": "dapiFAKEdatabricksTOKENdoNotLeak42",
+    "AZURE_CLIENT_SECRET": "FAKEazureCLIENTsecret~doNotLeak",
+    "HTTPS_PROXY": "http://proxyuser:FAKEproxyPASSWORDdoNotLeak@proxy.invalid:3128",
+}
+NEEDLES = ["FAKEehKEYdoNotLeak0123456789abcdefABCDEF", "dapiFAKEdatabricksTOKENdoNotLeak42",
+           "FAKEazureCLIENTsecret~doNotLeak", "FAKEproxyPASSWORDdoNotLeak"]
+
+
+@pytest.mark.slow
+def test_no_secret_in_any_output_log_report_or_file(tmp_path):
+    """Every command, plain and --json, successful and failing (with --debug), with fake secrets
+    in the environment; stdout, stderr, the GitHub step summary and every file under --home
+    (run reports, landing files, the event log, the warehouse, the dashboard) are searched."""
+    home = tmp_path / "home"
+    summary = tmp_path / "step-summary.md"
+    env = clean_env(**SECRETS, GITHUB_STEP_SUMMARY=str(summary), ECOMCTL_INGEST_BATCH="100")
+    lines = tmp_path / "replay.jsonl"
+    lines.write_bytes(b'{"customer_id": "C1"}\nnot json\n')
+    # every command, plain or --json in turn; run-all and status both ways
+    runs = [
+        ("setup",), ("--json", "generate", "--count", "200", "--seed", "3"),
+        ("send", str(lines)), ("--json", "ingest"), ("transform",), ("--json", "views"),
+        ("dashboards",), ("status",), ("--json", "status"),
+        ("run-all", "--count", "100", "--seed", "4"), ("--json", "run-all", "--count", "50"),
+    ]
+    printed = []
+    for args in runs:
+        result = run(home, *args, env=env)
+        assert result.returncode == 0, (args, result.stderr.decode()[-2000:])
+        printed.append(result.stdout + result.stderr)
+    stdin = run(home, "--json", "send", "-", env=env, input=b'{"n": 1}\n')
+    assert stdin.returncode == 0, stdin.stderr.decode()[-2000:]
+    printed.append(stdin.stdout + stdin.stderr)
+    # failures, with tracebacks: a bad setting, a damaged warehouse
+    bad_setting = run(home, "--debug", "ingest", env={**env, "ECOMCTL_INGEST_BATCH": "zero"})
+    assert bad_setting.returncode == 1 and b"Traceback" in bad_setting.stderr
+    printed.append(bad_setting.stdout + bad_setting.stderr)
+    (home / "warehouse.duckdb").write_bytes(b"not a database" * 1000)
+    for args in (("--debug", "status"), ("--debug", "--json", "run-all", "--count", "5")):
+        failed = run(home, *args, env=env)
+        assert failed.returncode == 1 and b"Traceback" in failed.stderr
+        printed.append(failed.stdout + failed.stderr)
+
+    written = {p: p.read_bytes() for p in home.rglob("*") if p.is_file()}
+    written[summary] = summary.read_bytes()
+    assert any(p.parent.name == "runs" for p in written) and any(p.suffix == ".json" and
+                                                                  p.parent.name == "landing" for p in written)
+    for needle in NEEDLES:
+        data = needle.encode()
+        assert not [i for i, text in enumerate(printed) if data in text], needle
+        assert not [str(p) for p, content in written.items() if data in content], needle
