@@ -7,15 +7,19 @@ from datetime import timedelta
 from ecomctl.config import Settings
 from ecomctl.errors import ConfigError
 
-AVAILABLE_TARGETS = ("local",)
+AVAILABLE_TARGETS = ("local", "databricks")
 
 
 def check_settings(settings: Settings) -> None:
-    """Fail before any work starts when the settings cannot work on their target."""
+    """Fail before any work starts when the settings cannot work on their target.
+
+    Settings of one adapter are checked when that adapter is built, so a step needs only the
+    settings of what it uses (generate on databricks needs Event Hubs, not the warehouse).
+    """
     if settings.target not in AVAILABLE_TARGETS:
         raise ConfigError(settings.origin("target"),
                           f"the {settings.target!r} target is not available in this version of "
-                          "ecomctl; use 'local'")
+                          f"ecomctl; use one of {', '.join(AVAILABLE_TARGETS)}")
     if settings.target == "local":
         from ecomctl.warehouse.duckdb import DuckDBWarehouse
 
@@ -38,6 +42,10 @@ def warehouse_names(settings: Settings):
 
 
 def make_transport(settings: Settings):
+    if settings.target == "databricks":
+        from ecomctl.events.eventhubs import EventHubsConfig, EventHubsTransport
+
+        return EventHubsTransport(EventHubsConfig.from_settings(settings))
     from ecomctl.events.eventlog import EmbeddedEventLog
 
     retention = timedelta(days=settings.retention_days) if settings.retention_days else None
@@ -46,6 +54,10 @@ def make_transport(settings: Settings):
 
 
 def make_warehouse(settings: Settings):
+    if settings.target == "databricks":
+        raise ConfigError(settings.origin("target"),
+                          "the Databricks SQL warehouse is not available yet in this version of "
+                          "ecomctl; on the databricks target only generate works")
     from ecomctl.warehouse.duckdb import DuckDBWarehouse
 
     return DuckDBWarehouse(settings.warehouse_path, warehouse_names(settings),

@@ -182,11 +182,11 @@ def test_home_that_is_a_file_is_a_setting_error(cli, tmp_path):
     assert result.stderr.startswith("Error: setting --home:") and "not a folder" in result.stderr
 
 
-def test_unavailable_target_names_the_flag_before_any_step(cli):
+def test_databricks_target_without_event_hubs_settings_names_them(cli):
     result = cli("--target", "databricks", "setup")
     assert result.exit_code == 1
-    assert "setting --target:" in result.stderr
-    assert "setup: started" not in result.stdout
+    assert result.stderr.startswith("Error: setting EVENTHUB_CONNECTION_STRING:")
+    assert "KEYVAULT_URL" in result.stderr and "EVENTHUB_NAMESPACE" in result.stderr
 
 
 def test_failed_step_prints_a_failure_line(cli, home):
