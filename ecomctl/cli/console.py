@@ -51,16 +51,18 @@ class PipelineConsole:
                                        TimeElapsedColumn)
 
             self._progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(),
-                                      MofNCompleteColumn(), TimeElapsedColumn(),
-                                      console=self.console, transient=True)
+                                      MofNCompleteColumn(), TextColumn("{task.fields[bytes]}"),
+                                      TimeElapsedColumn(), console=self.console, transient=True)
             self._progress.start()
-            self._task = self._progress.add_task(step, total=None)
+            self._task = self._progress.add_task(step, total=None, bytes="")
         elif not self.interactive:
             self.console.print(f"{step}: started ({description})", soft_wrap=True)
 
-    def progress(self, task: str, completed: int, total: int | None) -> None:
+    def progress(self, task: str, completed: int, total: int | None,
+                 nbytes: int | None = None) -> None:
         if self._progress is not None and self._task is not None:
-            self._progress.update(self._task, completed=completed, total=total)
+            fields = {} if nbytes is None else {"bytes": _filesize(nbytes)}
+            self._progress.update(self._task, completed=completed, total=total, **fields)
 
     def step_finished(self, result: StepResult) -> None:
         self._stop_progress()
@@ -97,7 +99,8 @@ class PipelineConsole:
         if result.step == "generate":
             d = result.details
             self.console.print(f"sent {d['events']:,} events in {d['batches']:,} batches "
-                               f"({d['bytes']:,} bytes, {d['events_per_second']:,} events/s)")
+                               f"({d['bytes']:,} bytes, {d.get('seconds', result.seconds):.2f} s, "
+                               f"{d['events_per_second']:,} events/s)")
 
     def render_table(self, title: str, columns: list[str], rows: list[list[Any]]) -> None:
         table = Table(title=title, title_justify="left")
@@ -149,6 +152,12 @@ class PipelineConsole:
             self._progress.stop()
             self._progress = None
             self._task = None
+
+
+def _filesize(nbytes: int) -> str:
+    from rich.filesize import decimal
+
+    return decimal(nbytes)
 
 
 def _num(value: int | None) -> str:

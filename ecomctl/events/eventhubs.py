@@ -210,6 +210,10 @@ def translate_error(exc: BaseException, *, action: str, namespace: str, hub: str
             f"{action} failed: no Azure credential for Entra ID: {_credential_summary(text)}",
             hint="run `az login`, or set AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET, "
                  f"or use {setting} with a connection string")
+    if "via proxy" in lowered or "proxy" in lowered and "connect" in lowered:
+        return TransportError(f"{action} failed: the proxy did not open a tunnel to {namespace} ({first_line})",
+                              hint="check EVENTHUB_PROXY_HOST, EVENTHUB_PROXY_PORT, EVENTHUB_PROXY_USER "
+                                   "and EVENTHUB_PROXY_PASSWORD")
     if any(marker in lowered for marker in _DNS_MARKERS):
         return TransportError(f"{action} failed: cannot resolve the namespace {namespace!r} (DNS lookup failed)",
                               hint=f"check the namespace in {setting}")
@@ -488,17 +492,22 @@ class PartitionDrain:
 # -- the transport --------------------------------------------------------------------------------
 
 
-def fetch_keyvault_secret(vault_url: str, secret_name: str, *, credential: Any, retries: int) -> str:
+def fetch_keyvault_secret(vault_url: str, secret_name: str, *, credential: Any, retries: int,
+                          **client_options: Any) -> str:
     """The value of a Key Vault secret, read with SecretClient."""
-    return keyvault_client(vault_url, credential=credential, retries=retries).get_secret(secret_name).value
+    client = keyvault_client(vault_url, credential=credential, retries=retries, **client_options)
+    with client:
+        return client.get_secret(secret_name).value
 
 
-def keyvault_client(vault_url: str, *, credential: Any, retries: int):
+def keyvault_client(vault_url: str, *, credential: Any, retries: int, **client_options: Any):
     from azure.keyvault.secrets import SecretClient
 
     # Short retries and timeouts: an unreachable vault must fail in seconds, not minutes.
-    return SecretClient(vault_url, credential, retry_total=retries, retry_backoff_factor=RETRY_BACKOFF_FACTOR,
-                        retry_backoff_max=RETRY_BACKOFF_MAX, connection_timeout=10, read_timeout=20)
+    options = {"retry_total": retries, "retry_backoff_factor": RETRY_BACKOFF_FACTOR,
+               "retry_backoff_max": RETRY_BACKOFF_MAX, "connection_timeout": 10, "read_timeout": 20,
+               **client_options}
+    return SecretClient(vault_url, credential, **options)
 
 
 def default_credential():
@@ -509,14 +518,18 @@ def default_credential():
 
 
 class EventHubsTransport:
-    """A Transport over one event hub. Clients open lazily: building it touches no network."""
+    """A Transport over one event hub. Clients open lazily: building it touches no network.
+
+    credential_factory and keyvault_options exist for tests and special networks (e.g. a custom
+    CA bundle for the vault); the CLI uses the defaults.
+    """
 
     def __init__(self, config: EventHubsConfig, *,
-                 fetch_secret: Callable[[str, str], str] | None = None,
-                 credential_factory: Callable[[], Any] = default_credential) -> None:
+                 credential_factory: Callable[[], Any] = default_credential,
+                 keyvault_options: dict[str, Any] | None = None) -> None:
         quiet_azure_loggers()
         self.config = config
-        self._fetch_secret = fetch_secret
+        self._keyvault_options = dict(keyvault_options or {})
         self._credential_factory = credential_factory
         self._credential: Any = None
         self._resolved_connection_string: Secret | None = None
@@ -579,11 +592,9 @@ class EventHubsTransport:
             return None
         if self._resolved_connection_string is None:
             try:
-                if self._fetch_secret is not None:
-                    value = self._fetch_secret(config.keyvault_url, config.keyvault_secret_name)
-                else:
-                    value = fetch_keyvault_secret(config.keyvault_url, config.keyvault_secret_name,
-                                                  credential=self.credential(), retries=config.retries)
+                value = fetch_keyvault_secret(config.keyvault_url, config.keyvault_secret_name,
+                                              credential=self.credential(), retries=config.retries,
+                                              **self._keyvault_options)
             except EcomctlError:
                 raise
             except Exception as exc:
