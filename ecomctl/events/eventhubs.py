@@ -209,7 +209,7 @@ def translate_error(exc: BaseException, *, action: str, namespace: str, hub: str
         return TransportError(
             f"{action} failed: no Azure credential for Entra ID: {_credential_summary(text)}",
             hint="run `az login`, or set AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET, "
-                 f"or use {setting} with a connection string")
+                 "or use EVENTHUB_CONNECTION_STRING instead")
     if "via proxy" in lowered or "proxy" in lowered and "connect" in lowered:
         return TransportError(f"{action} failed: the proxy did not open a tunnel to {namespace} ({first_line})",
                               hint="check EVENTHUB_PROXY_HOST, EVENTHUB_PROXY_PORT, EVENTHUB_PROXY_USER "
@@ -620,8 +620,12 @@ class EventHubsTransport:
                 credential.get_token(EVENTHUBS_SCOPE if not self.config.keyvault_url
                                      else "https://vault.azure.net/.default")
             except Exception as exc:
-                action = "reading the Key Vault secret" if self.config.keyvault_url else "signing in to Event Hubs"
-                raise translate_error(exc, action=action, namespace=self._namespace or "the namespace",
+                if self.config.keyvault_url:
+                    raise translate_keyvault_error(exc, url=self.config.keyvault_url,
+                                                   secret_name=self.config.keyvault_secret_name,
+                                                   url_setting="KEYVAULT_URL",
+                                                   name_setting="KEYVAULT_SECRET_NAME") from None
+                raise translate_error(exc, action="signing in to Event Hubs", namespace=self._namespace,
                                       hub=self._hub, setting=self._auth_setting()) from None
             self._credential = credential
         return self._credential
