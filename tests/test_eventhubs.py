@@ -412,9 +412,9 @@ def vault_transport(vault, secret_name: str) -> EventHubsTransport:
 
 def test_key_vault_secret_is_read_with_secret_client_and_becomes_the_connection_string(local_vault):
     hub = vault_transport(local_vault, "eventhub-conn")
+    assert hub.source == "myns.servicebus.windows.net/orders"  # ingest asks for it before any client
     producer = hub.new_producer()
     assert producer._address.hostname == "myns.servicebus.windows.net" and producer.eventhub_name == "orders"
-    assert hub.source == "myns.servicebus.windows.net/orders"
     paths = [path for path, _ in local_vault["requests"]]
     assert paths and all(p.startswith("/secrets/eventhub-conn") for p in paths)
     assert local_vault["requests"][-1][1] == "Bearer offline-token"

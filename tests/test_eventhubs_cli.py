@@ -77,3 +77,24 @@ def test_key_vault_without_a_login_fails_in_one_line(tmp_path):
     assert result.returncode == 1 and seconds < 30
     [line] = error_lines(result.stderr)
     assert "Key Vault secret 'eventhub-conn'" in line and "az login" in line
+
+
+def test_generate_progress_counts_events_and_bytes():
+    from ecomctl.cli.console import PipelineConsole
+
+    console = PipelineConsole(interactive=True)
+    console.step_started("generate", "send order events")
+    try:
+        console.progress("generate", 250, 1000, 2_048_000)
+        [task] = console._progress.tasks
+        assert (task.completed, task.total, task.fields["bytes"]) == (250, 1000, "2.0 MB")
+    finally:
+        console._stop_progress()
+
+
+def test_generate_summary_shows_events_batches_bytes_and_seconds(cli):
+    import re
+
+    result = cli("generate", "--count", "25", "--seed", "3")
+    assert result.exit_code == 0, result.stderr
+    assert re.search(r"sent 25 events in 1 batches \([\d,]+ bytes, \d+\.\d\d s, [\d,]+ events/s\)", result.stdout)

@@ -545,10 +545,13 @@ class EventHubsTransport:
 
     @property
     def source(self) -> str:
-        return f"{self._namespace}/{self._hub}"
+        """"namespace/hub", the same whichever way the hub is authenticated, so checkpoints match."""
+        return f"{self.namespace}/{self._hub}"
 
     @property
     def namespace(self) -> str:
+        if not self._namespace:
+            self.connection_string()  # Key Vault mode: the namespace is inside the secret
         return self._namespace
 
     @property
