@@ -526,6 +526,30 @@ def test_drain_raises_the_first_receive_error():
     assert receive.stopped.is_set()
 
 
+def test_drain_ignores_an_error_reported_while_the_client_closes():
+    from azure.eventhub.exceptions import ClientClosedError
+
+    stopped = threading.Event()
+
+    def receive(on_event_batch, on_error):
+        on_event_batch(None, [received(0), received(1), received(2)])
+        stopped.wait(5)
+        on_error(None, ClientClosedError("This client has been closed."))
+
+    result = drain(after_sequence=-1, end_sequence=2, max_events=10).run(receive, stopped.set)
+    assert [e.sequence_number for e in result.events] == [0, 1, 2]
+
+
+def test_check_reads_the_hub_properties_and_partitions(monkeypatch):
+    hub = transport()
+    management = hub.new_consumer()
+    monkeypatch.setattr(management, "get_eventhub_properties",
+                        lambda: {"eventhub_name": "orders", "created_at": None, "partition_ids": ["0", "1"]})
+    hub._management_client = management
+    hub.check()
+    assert hub.partition_ids() == ["0", "1"]
+
+
 def test_received_events_keep_sequence_offset_time_and_key():
     receive = ScriptedReceive([[received(7, b'{"order_id":"ORD1"}', key="C1042", offset=4096)]])
     [event] = drain(after_sequence=6, end_sequence=7, max_events=10).run(receive, receive.stop).events
@@ -701,3 +725,68 @@ def test_messages_are_one_line_and_never_carry_keys():
     message = translate(leaky)
     assert KEY not in message and "abcd1234" not in message and "\n" not in message
     assert redact(f"SharedAccessKey={KEY};x") == "SharedAccessKey=**********;x"
+
+
+def test_the_pipeline_ingests_from_event_hubs_without_knowing_it(monkeypatch, tmp_path):
+    """Pipeline.setup and ingest on a real DuckDB warehouse, with the Event Hubs transport in place of
+    the embedded log (its network calls scripted): every event lands once, the second ingest starts
+    after the checkpoint derived from raw_events and lands nothing."""
+    from azure.eventhub._buffered_producer._partition_resolver import PartitionResolver
+
+    from ecomctl.events.generator import generate_messages
+    from ecomctl.pipeline import Pipeline
+
+    resolver = PartitionResolver(["0", "1", "2", "3"])
+    bodies: dict[str, list[tuple[str, bytes]]] = {pid: [] for pid in "0123"}
+    for key, body in generate_messages(200, seed=5, as_of=datetime(2026, 11, 1, tzinfo=timezone.utc)):
+        bodies[resolver.get_partition_id_by_partition_key(key)].append((key, body))
+
+    hub = transport(idle_seconds=2)
+    management = hub.new_consumer()
+    monkeypatch.setattr(management, "get_eventhub_properties",
+                        lambda: {"eventhub_name": "orders", "created_at": None, "partition_ids": list(bodies)})
+    monkeypatch.setattr(management, "get_partition_ids", lambda: list(bodies))
+    monkeypatch.setattr(management, "get_partition_properties",
+                        lambda pid: props(0, len(bodies[pid]) - 1, empty=not bodies[pid]) if bodies[pid]
+                        else props(-1, -1, empty=True))
+    hub._management_client = management
+    starts: list = []
+    real_new_consumer = hub.new_consumer
+
+    def new_consumer():
+        consumer = real_new_consumer()
+        stop = threading.Event()
+
+        def receive_batch(on_event_batch, **kwargs):
+            pid, start = kwargs["partition_id"], kwargs["starting_position"]
+            starts.append((pid, start))
+            first = 0 if start == "-1" else start + 1
+            batch = [received(seq, body, key=key) for seq, (key, body) in enumerate(bodies[pid]) if seq >= first]
+            on_event_batch(None, batch)
+            while not stop.wait(0.02):
+                on_event_batch(None, [])
+
+        monkeypatch.setattr(consumer, "receive_batch", receive_batch)
+        monkeypatch.setattr(consumer, "close", stop.set)
+        return consumer
+
+    monkeypatch.setattr(hub, "new_consumer", new_consumer)
+    settings = Settings.load({"home": tmp_path / "home"}, environ={})
+    with Pipeline(settings) as pipeline:
+        pipeline.__dict__["transport"] = hub  # the only difference from the local target
+        pipeline.setup()
+        first = pipeline.ingest().details
+        ends = {pid: len(events) - 1 for pid, events in bodies.items()}
+        for key, body in generate_messages(30, seed=6, as_of=datetime(2026, 11, 2, tzinfo=timezone.utc)):
+            bodies[resolver.get_partition_id_by_partition_key(key)].append((key, body))
+        starts.clear()
+        second = pipeline.ingest().details
+        third = pipeline.ingest().details
+        landed_sources = pipeline.warehouse.query(
+            "SELECT DISTINCT source FROM ${catalog}.${bronze}.raw_events").rows
+    assert first["received"] == first["landed"] == 200 and first["expired"] == 0
+    assert second["received"] == second["landed"] == 30
+    # The second ingest started right after each partition's checkpoint in raw_events.
+    assert sorted(starts) == sorted((pid, end) for pid, end in ends.items() if len(bodies[pid]) - 1 > end)
+    assert third["received"] == 0
+    assert landed_sources == [("nonexistent-ns.servicebus.windows.net/orders",)]

@@ -449,6 +449,8 @@ class PartitionDrain:
 
     def on_error(self, partition_context: Any, error: BaseException) -> None:
         with self._lock:
+            if self._done.is_set():
+                return  # e.g. the client reporting its own close: the read is already complete
             if self._error is None:
                 self._error = error
             self._finish("error")
