@@ -82,7 +82,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("eventhub_proxy_port", "EVENTHUB_PROXY_PORT", "", "HTTP proxy port (3128 when empty).", "eventhubs"),
     Setting("eventhub_proxy_user", "EVENTHUB_PROXY_USER", "", "HTTP proxy user name, if the proxy needs one.", "eventhubs"),
     Setting("eventhub_proxy_password", "EVENTHUB_PROXY_PASSWORD", "", "HTTP proxy password (secret).", "eventhubs", "secret", "<proxy password>"),
-    Setting("eventhub_retries", "EVENTHUB_RETRIES", 3, "Retries of a failed Event Hubs or Key Vault operation (backoff 0.8 s doubling, at most 8 s); 0 fails at once.", "eventhubs", "int"),
+    Setting("eventhub_retries", "EVENTHUB_RETRIES", 3, "Retries of a failed Event Hubs or Key Vault operation (waiting 1 s, 2 s, 4 s ... at most 8 s); 0 fails at once.", "eventhubs", "int"),
+    Setting("eventhub_timeout_seconds", "EVENTHUB_TIMEOUT_SECONDS", 25, "Longest wait for one Event Hubs call (retries included) before it is abandoned as unanswered.", "eventhubs", "int"),
     Setting("eventhub_idle_seconds", "EVENTHUB_IDLE_SECONDS", 10, "ingest stops reading a partition after this many seconds without an event, even before its last sequence number.", "eventhubs", "int"),
     # -- Databricks --------------------------------------------------------
     Setting("databricks_host", "DATABRICKS_HOST", "", "Workspace URL, e.g. https://adb-123.4.azuredatabricks.net.", "databricks"),
@@ -124,6 +125,7 @@ class Settings:
     eventhub_proxy_user: str
     eventhub_proxy_password: Secret
     eventhub_retries: int
+    eventhub_timeout_seconds: int
     eventhub_idle_seconds: int
     databricks_host: str
     databricks_token: Secret

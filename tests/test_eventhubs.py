@@ -22,6 +22,7 @@ from ecomctl.errors import ConfigError, TransportError
 from ecomctl.events.eventhubs import (
     EventHubsConfig,
     EventHubsTransport,
+    HandshakeTimeoutContext,
     PartitionDrain,
     Proxy,
     fill_batches,
@@ -228,7 +229,8 @@ def test_connection_string_clients_use_the_entity_path_retries_and_consumer_grou
     assert producer._address.hostname == "nonexistent-ns.servicebus.windows.net"
     assert producer.eventhub_name == consumer.eventhub_name == "orders"
     assert consumer._consumer_group == "ecomctl"
-    assert (producer._config.retry_total, producer._config.backoff_factor, producer._config.backoff_max) == (3, 0.8, 8)
+    assert (producer._config.retry_total, producer._config.backoff_factor, producer._config.backoff_max) == (3, 0.5, 8)
+    assert isinstance(producer._config.ssl_context, HandshakeTimeoutContext)
     assert producer._config.transport_type == TransportType.Amqp and producer._config.http_proxy is None
     assert isinstance(hub, Transport)
 
@@ -334,19 +336,15 @@ def test_building_the_transport_touches_no_network():
 # -- Key Vault -------------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def local_vault(tmp_path_factory):
-    """A Key Vault stand-in over HTTPS on localhost: the challenge, then GET /secrets/<name>."""
+def self_signed_certificate(folder):
+    """cert.pem and key.pem for localhost in `folder`."""
     import datetime as dt
-    import http.server
-    import ssl
 
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec
     from cryptography.x509.oid import NameOID
 
-    folder = tmp_path_factory.mktemp("vault")
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
     now = dt.datetime.now(dt.timezone.utc)
@@ -359,6 +357,17 @@ def local_vault(tmp_path_factory):
     (folder / "key.pem").write_bytes(key.private_bytes(serialization.Encoding.PEM,
                                                        serialization.PrivateFormat.PKCS8,
                                                        serialization.NoEncryption()))
+    return folder / "cert.pem", folder / "key.pem"
+
+
+@pytest.fixture(scope="module")
+def local_vault(tmp_path_factory):
+    """A Key Vault stand-in over HTTPS on localhost: the challenge, then GET /secrets/<name>."""
+    import http.server
+    import ssl
+
+    folder = tmp_path_factory.mktemp("vault")
+    self_signed_certificate(folder)
     secrets = {"eventhub-conn": CONN_NO_ENTITY}
     requests: list[tuple[str, str | None]] = []
 
@@ -790,3 +799,93 @@ def test_the_pipeline_ingests_from_event_hubs_without_knowing_it(monkeypatch, tm
     assert sorted(starts) == sorted((pid, end) for pid, end in ends.items() if len(bodies[pid]) - 1 > end)
     assert third["received"] == 0
     assert landed_sources == [("nonexistent-ns.servicebus.windows.net/orders",)]
+
+
+# -- peers that never answer -----------------------------------------------------------------------
+
+
+@pytest.fixture
+def silent_peer(tmp_path):
+    """A local server that accepts connections and never says a word; with tls=True it first
+    completes the TLS handshake (so the SDK then waits for AMQP, which pyamqp does without a bound)."""
+    import ssl
+
+    servers = []
+
+    def start(tls: bool):
+        server = socket.socket()
+        server.bind(("127.0.0.1", 0))
+        server.listen(50)
+        context = None
+        if tls:
+            cert, key = self_signed_certificate(tmp_path)
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(cert, key)
+        held = []
+
+        def serve() -> None:
+            while True:
+                try:
+                    conn, _ = server.accept()
+                    held.append(context.wrap_socket(conn, server_side=True) if context else conn)
+                except OSError:
+                    return
+
+        threading.Thread(target=serve, daemon=True).start()
+        servers.append(server)
+        return server.getsockname()[1], (tmp_path / "cert.pem") if tls else None
+
+    yield start
+    for server in servers:
+        server.close()
+
+
+def point_at(hub: EventHubsTransport, port: int, ca_file=None) -> None:
+    """Send the SDK's connections to localhost:port instead of the namespace."""
+    from ecomctl.events.eventhubs import tls_context
+
+    options = hub.client_options
+
+    def local_options():
+        extra = {"custom_endpoint_address": f"sb://localhost:{port}"}
+        if ca_file is not None:
+            extra["ssl_context"] = tls_context(str(ca_file))
+        return {**options(), **extra}
+
+    hub.client_options = local_options
+
+
+@pytest.mark.slow
+def test_a_peer_that_never_answers_the_tls_handshake_fails_within_30s_with_default_settings(silent_peer):
+    port, _ = silent_peer(tls=False)
+    hub = EventHubsTransport(EventHubsConfig.from_settings(settings(EVENTHUB_CONNECTION_STRING=CONN)))
+    point_at(hub, port)
+    started = time.monotonic()
+    with pytest.raises(TransportError) as caught:
+        hub.partition_ids()
+    assert time.monotonic() - started < 30
+    assert "cannot reach nonexistent-ns.servicebus.windows.net" in str(caught.value)
+    assert "handshake" in str(caught.value) and "\n" not in str(caught.value)
+
+
+def test_a_peer_that_goes_silent_after_tls_is_abandoned_at_the_call_deadline(silent_peer):
+    port, ca_file = silent_peer(tls=True)
+    hub = transport(timeout_seconds=2)
+    point_at(hub, port, ca_file)
+    started = time.monotonic()
+    with pytest.raises(TransportError, match=r"listing the partitions .* got no answer within 2 s"):
+        hub.partition_ids()
+    assert time.monotonic() - started < 5
+    hub.close()  # returns although the abandoned connection is still stuck
+    assert time.monotonic() - started < 10
+
+
+def test_a_receiver_that_never_connects_is_an_error_not_an_empty_partition(silent_peer):
+    port, ca_file = silent_peer(tls=True)
+    hub = transport(idle_seconds=2)
+    point_at(hub, port, ca_file)
+    hub._states["0"] = PartitionState("0", 0, 10, None)
+    started = time.monotonic()
+    with pytest.raises(TransportError, match="no answer within 2 s"):
+        hub.read("0", -1, 100)
+    assert time.monotonic() - started < 15

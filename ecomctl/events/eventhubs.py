@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import re
+import ssl
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -27,9 +28,9 @@ if TYPE_CHECKING:
 
 EVENTHUBS_SCOPE = "https://eventhubs.azure.net/.default"
 DEFAULT_MAX_BATCH_BYTES = 1_048_576  # Standard tier and above; create_batch tells the real limit
-# Backoff between SDK retries: 0.8 s, 1.6 s, 3.2 s ... capped, so that three retries of a failing
-# connection end well inside 30 seconds.
-RETRY_BACKOFF_FACTOR = 0.8
+# Backoff between SDK retries (factor x 2**n): 1 s, 2 s, 4 s ... capped, so that three retries of
+# a connection that fails, even one that times out in the TLS handshake, end inside 30 seconds.
+RETRY_BACKOFF_FACTOR = 0.5
 RETRY_BACKOFF_MAX = 8.0
 # How long one receive_batch call waits before handing an empty batch to the callback; it bounds
 # how late an idle timeout or a close is noticed.
@@ -37,12 +38,34 @@ RECEIVE_POLL_SECONDS = 1.0
 # How long to wait for the receive thread after closing its client.
 RECEIVE_JOIN_SECONDS = 10.0
 TRANSPORT_TYPES = ("amqp", "websockets")
+# pyamqp runs the TLS handshake on a socket without a timeout, so a peer that accepts the TCP
+# connection and then says nothing (a middlebox, a wrong host) would hang it forever.
+TLS_HANDSHAKE_SECONDS = 4.0
 
 _SECRET_PATTERNS = (
     re.compile(r"(SharedAccessKey=)[^;\s'\"]+", re.IGNORECASE),
     re.compile(r"(SharedAccessSignature=)[^;\s'\"]+", re.IGNORECASE),
     re.compile(r"(\bsig=)[^&\s'\"]+", re.IGNORECASE),
 )
+
+
+class HandshakeTimeoutContext(ssl.SSLContext):
+    """An SSLContext that bounds the TLS handshake; the SDK takes it as `ssl_context`."""
+
+    handshake_seconds = TLS_HANDSHAKE_SECONDS
+
+    def wrap_socket(self, sock, *args, **kwargs):
+        sock.settimeout(self.handshake_seconds)
+        return super().wrap_socket(sock, *args, **kwargs)
+
+
+def tls_context(ca_file: str | None = None) -> ssl.SSLContext:
+    """What the SDK builds by default (TLS client, hostname check, certifi's roots), plus the bound."""
+    import certifi
+
+    context = HandshakeTimeoutContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.load_verify_locations(ca_file or certifi.where())
+    return context
 
 
 # -- configuration ------------------------------------------------------------------------------
@@ -77,6 +100,7 @@ class EventHubsConfig:
     proxy: Proxy | None = None
     retries: int = 3
     idle_seconds: float = 10.0
+    timeout_seconds: float = 25.0
 
     @property
     def auth_mode(self) -> str:
@@ -142,7 +166,8 @@ class EventHubsConfig:
                    keyvault_url=settings.keyvault_url.strip(),
                    keyvault_secret_name=settings.keyvault_secret_name.strip(),
                    namespace=namespace, transport_type=transport_type, proxy=proxy,
-                   retries=settings.eventhub_retries, idle_seconds=float(settings.eventhub_idle_seconds))
+                   retries=settings.eventhub_retries, idle_seconds=float(settings.eventhub_idle_seconds),
+                   timeout_seconds=float(settings.eventhub_timeout_seconds))
 
 
 def _namespace_host(text: str) -> str:
@@ -425,9 +450,11 @@ class PartitionDrain:
         self._stopped_by = ""
         self._error: BaseException | None = None
         self._last_event_at = 0.0
+        self._answered = False  # any callback, even an empty batch, means the receiver is connected
 
     def on_event_batch(self, partition_context: Any, batch: list) -> None:
         with self._lock:
+            self._answered = True
             if self._done.is_set():
                 return
             if batch:
@@ -483,11 +510,17 @@ class PartitionDrain:
                     with self._lock:
                         self._finish("idle")
         finally:
-            stop()
+            # Closing a client whose connection is stuck can block as well: bound it too.
+            stopper = threading.Thread(target=stop, name=f"eventhubs-stop-{self.partition_id}", daemon=True)
+            stopper.start()
+            stopper.join(self.join_seconds)
             thread.join(self.join_seconds)
         with self._lock:
             if self._error is not None:
                 raise self._error
+            if self._stopped_by == "idle" and not self._answered:
+                raise TimeoutError(f"the receiver of partition {self.partition_id} got no answer "
+                                   f"within {self.idle_seconds:g} s")
             return DrainResult(list(self._events), self._stopped_by, time.monotonic() - started)
 
 
@@ -647,6 +680,7 @@ class EventHubsTransport:
             "retry_mode": "exponential",
             "transport_type": (TransportType.AmqpOverWebsocket if self.config.transport_type == "websockets"
                                else TransportType.Amqp),
+            "ssl_context": tls_context(),
         }
         if self.config.proxy is not None:
             options["http_proxy"] = self.config.proxy.as_sdk_dict()
@@ -687,11 +721,58 @@ class EventHubsTransport:
             self._management_client = self.new_consumer()
         return self._management_client
 
+    def _call(self, action: str, function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """Run one SDK call with a deadline (EVENTHUB_TIMEOUT_SECONDS).
+
+        The SDK's retries end most failures in seconds, but some waits have no bound in pyamqp
+        (e.g. a peer that completes TLS and then never speaks AMQP); the call runs in a thread
+        and is abandoned, with its clients, when the deadline passes.
+        """
+        outcome: dict[str, Any] = {}
+        finished = threading.Event()
+
+        def run() -> None:
+            try:
+                outcome["value"] = function(*args, **kwargs)
+            except BaseException as exc:  # noqa: BLE001 - re-raised on the caller's thread
+                outcome["error"] = exc
+            finally:
+                finished.set()
+
+        threading.Thread(target=run, name="eventhubs-call", daemon=True).start()
+        if not finished.wait(self.config.timeout_seconds):
+            self._abandon_clients()
+            raise TransportError(
+                f"{action} on {self._namespace or 'the namespace'}/{self._hub} got no answer within "
+                f"{self.config.timeout_seconds:g} s",
+                hint="check the network, the firewall (AMQP uses port 5671; EVENTHUB_TRANSPORT=websockets "
+                     "uses 443) and the proxy; EVENTHUB_TIMEOUT_SECONDS sets this limit")
+        if "error" in outcome:
+            raise outcome["error"]
+        return outcome.get("value")
+
+    def _abandon_clients(self, wait_seconds: float = 0.0) -> None:
+        clients = [c for c in (self._producer_client, self._management_client) if c is not None]
+        self._producer_client = self._management_client = None
+        if not clients:
+            return
+
+        def close_all() -> None:  # closing a stuck connection can block too
+            for client in clients:
+                try:
+                    client.close()
+                except Exception:  # noqa: BLE001 - closing a broken connection must not mask the real error
+                    pass
+
+        closer = threading.Thread(target=close_all, name="eventhubs-close", daemon=True)
+        closer.start()
+        closer.join(wait_seconds)
+
     # -- Transport ----------------------------------------------------------------------------------
 
     def check(self) -> None:
         try:
-            properties = self._management().get_eventhub_properties()
+            properties = self._call("connecting to Event Hubs", self._management().get_eventhub_properties)
         except Exception as exc:
             raise self._error(exc, "connecting to Event Hubs") from None
         self._partition_ids = [str(pid) for pid in properties["partition_ids"]]
@@ -699,14 +780,16 @@ class EventHubsTransport:
     def partition_ids(self) -> list[str]:
         if self._partition_ids is None:
             try:
-                self._partition_ids = [str(pid) for pid in self._management().get_partition_ids()]
+                ids = self._call("listing the partitions", self._management().get_partition_ids)
+                self._partition_ids = [str(pid) for pid in ids]
             except Exception as exc:
                 raise self._error(exc, "listing the partitions") from None
         return list(self._partition_ids)
 
     def partition_state(self, partition_id: str) -> PartitionState:
         try:
-            props = self._management().get_partition_properties(partition_id)
+            props = self._call(f"reading partition {partition_id}",
+                               self._management().get_partition_properties, partition_id)
         except Exception as exc:
             raise self._error(exc, f"reading partition {partition_id}") from None
         state = partition_state_from_properties(partition_id, props)
@@ -729,7 +812,7 @@ class EventHubsTransport:
                 return resolver.get_partition_id_by_partition_key(key)
 
             def new_batch(pid: str):
-                batch = producer.create_batch(partition_id=pid)
+                batch = self._call("opening a sender", producer.create_batch, partition_id=pid)
                 self.max_batch_bytes = batch.max_size_in_bytes
                 return batch
 
@@ -738,7 +821,10 @@ class EventHubsTransport:
                 if on_progress is not None:
                     on_progress(events, nbytes)
 
-            stats = fill_batches(messages, partition_for, new_batch, producer.send_batch, progress)
+            def send_batch(batch) -> None:
+                self._call("sending a batch", producer.send_batch, batch)
+
+            stats = fill_batches(messages, partition_for, new_batch, send_batch, progress)
         except EcomctlError:
             raise
         except Exception as exc:
@@ -782,14 +868,8 @@ class EventHubsTransport:
         return result.events
 
     def close(self) -> None:
-        for name in ("_producer_client", "_management_client"):
-            client = getattr(self, name)
-            if client is not None:
-                setattr(self, name, None)
-                try:
-                    client.close()
-                except Exception:  # noqa: BLE001 - closing a broken connection must not mask the real error
-                    pass
+        # close(flush=True) sends nothing here (no buffered mode); it only ends the connections.
+        self._abandon_clients(wait_seconds=RECEIVE_JOIN_SECONDS)
         if self._credential is not None and hasattr(self._credential, "close"):
             try:
                 self._credential.close()
