@@ -437,6 +437,25 @@ def test_a_missing_key_vault_secret_names_the_setting(local_vault):
     assert "'no-such-secret' does not exist in the Key Vault" in str(caught.value)
 
 
+def test_key_vault_without_an_azure_login_is_one_line(local_vault, monkeypatch):
+    """The real SecretClient and the real DefaultAzureCredential, with nobody logged in."""
+    from ecomctl.events.eventhubs import default_credential
+
+    monkeypatch.setenv("PATH", "/nonexistent")
+    config = EventHubsConfig.from_settings(settings(KEYVAULT_URL=local_vault["url"], KEYVAULT_SECRET_NAME="eventhub-conn",
+                                                    EVENTHUB_RETRIES="0"))
+    hub = EventHubsTransport(config, credential_factory=default_credential,
+                             keyvault_options={"connection_verify": local_vault["ca"],
+                                               "verify_challenge_resource": False})
+    started = time.monotonic()
+    with pytest.raises(TransportError) as caught:
+        hub.new_producer()
+    assert time.monotonic() - started < 30
+    message = str(caught.value)
+    assert message.startswith("reading the Key Vault secret 'eventhub-conn' failed: no Azure credential")
+    assert "az login" in message and "\n" not in message
+
+
 def test_the_real_secret_client_is_built_for_the_vault():
     from azure.keyvault.secrets import SecretClient
 

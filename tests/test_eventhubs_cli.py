@@ -70,13 +70,13 @@ def test_entra_id_without_a_login_fails_in_one_line(tmp_path):
     assert "no Azure credential" in line and "az login" in line
 
 
-def test_key_vault_without_a_login_fails_in_one_line(tmp_path):
+def test_an_unresolvable_key_vault_fails_in_one_line(tmp_path):
     result, seconds = run_ecomctl(tmp_path / "home", "generate", "--count", "10",
                                   env={"KEYVAULT_URL": "https://nonexistent-vault.vault.azure.net",
                                        "KEYVAULT_SECRET_NAME": "eventhub-conn"})
     assert result.returncode == 1 and seconds < 30
     [line] = error_lines(result.stderr)
-    assert "Key Vault secret 'eventhub-conn'" in line and "az login" in line
+    assert line.startswith("Error: setting KEYVAULT_URL: cannot resolve the Key Vault host")
 
 
 def test_generate_progress_counts_events_and_bytes():

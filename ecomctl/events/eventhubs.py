@@ -650,21 +650,17 @@ class EventHubsTransport:
         return self._resolved_connection_string.reveal()
 
     def credential(self):
-        """DefaultAzureCredential, asked for an Event Hubs token once up front: a missing login then
-        fails in one clear line instead of inside the SDK's connection retries."""
+        """DefaultAzureCredential. For Entra ID it is asked for an Event Hubs token once up front, so
+        a missing login fails in one clear line instead of inside the SDK's connection retries; the
+        Key Vault client asks for its own token (with the vault's scope, whatever the cloud)."""
         if self._credential is None:
             credential = self._credential_factory()
-            try:
-                credential.get_token(EVENTHUBS_SCOPE if not self.config.keyvault_url
-                                     else "https://vault.azure.net/.default")
-            except Exception as exc:
-                if self.config.keyvault_url:
-                    raise translate_keyvault_error(exc, url=self.config.keyvault_url,
-                                                   secret_name=self.config.keyvault_secret_name,
-                                                   url_setting="KEYVAULT_URL",
-                                                   name_setting="KEYVAULT_SECRET_NAME") from None
-                raise translate_error(exc, action="signing in to Event Hubs", namespace=self._namespace,
-                                      hub=self._hub, setting=self._auth_setting()) from None
+            if not self.config.keyvault_url:
+                try:
+                    credential.get_token(EVENTHUBS_SCOPE)
+                except Exception as exc:
+                    raise translate_error(exc, action="signing in to Event Hubs", namespace=self._namespace,
+                                          hub=self._hub, setting=self._auth_setting()) from None
             self._credential = credential
         return self._credential
 
