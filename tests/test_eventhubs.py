@@ -160,6 +160,8 @@ def test_send_through_the_producer_client_counts_events_batches_and_bytes(monkey
     assert result.batches == len(sent) == len(progress) >= 8
     assert progress[-1] == (2000, 2000 * 1024)
     assert hub.max_batch_bytes == 262_144
+    full = [size / cap for size, cap, was_full in hub.last_send_stats.batch_sizes if was_full]
+    assert full and min(full) > 0.95
 
 
 def test_a_failed_send_reports_what_was_sent_before_it(monkeypatch):

@@ -617,6 +617,9 @@ class EventHubsTransport:
             values.append(self.config.proxy.password.reveal())
         return [v for v in values if v]
 
+    def _where(self) -> str:
+        return f"{self._namespace or 'the namespace'}/{self._hub}"
+
     def _error(self, exc: BaseException, action: str) -> EcomctlError:
         return translate_error(exc, action=action, namespace=self._namespace or "the namespace",
                                hub=self._hub, setting=self._auth_setting(), secrets=self._secrets())
@@ -630,9 +633,10 @@ class EventHubsTransport:
             return None
         if self._resolved_connection_string is None:
             try:
-                value = fetch_keyvault_secret(config.keyvault_url, config.keyvault_secret_name,
-                                              credential=self.credential(), retries=config.retries,
-                                              **self._keyvault_options)
+                value = self._call(f"reading the Key Vault secret {config.keyvault_secret_name!r} from "
+                                   f"{config.keyvault_url}", fetch_keyvault_secret, config.keyvault_url,
+                                   config.keyvault_secret_name, credential=self.credential(),
+                                   retries=config.retries, **self._keyvault_options)
             except EcomctlError:
                 raise
             except Exception as exc:
@@ -657,7 +661,9 @@ class EventHubsTransport:
             credential = self._credential_factory()
             if not self.config.keyvault_url:
                 try:
-                    credential.get_token(EVENTHUBS_SCOPE)
+                    self._call("signing in with DefaultAzureCredential", credential.get_token, EVENTHUBS_SCOPE)
+                except EcomctlError:
+                    raise
                 except Exception as exc:
                     raise translate_error(exc, action="signing in to Event Hubs", namespace=self._namespace,
                                           hub=self._hub, setting=self._auth_setting()) from None
@@ -739,8 +745,7 @@ class EventHubsTransport:
         if not finished.wait(self.config.timeout_seconds):
             self._abandon_clients()
             raise TransportError(
-                f"{action} on {self._namespace or 'the namespace'}/{self._hub} got no answer within "
-                f"{self.config.timeout_seconds:g} s",
+                f"{action} got no answer within {self.config.timeout_seconds:g} s",
                 hint="check the network, the firewall (AMQP uses port 5671; EVENTHUB_TRANSPORT=websockets "
                      "uses 443) and the proxy; EVENTHUB_TIMEOUT_SECONDS sets this limit")
         if "error" in outcome:
@@ -768,7 +773,7 @@ class EventHubsTransport:
 
     def check(self) -> None:
         try:
-            properties = self._call("connecting to Event Hubs", self._management().get_eventhub_properties)
+            properties = self._call(f"connecting to {self._where()}", self._management().get_eventhub_properties)
         except Exception as exc:
             raise self._error(exc, "connecting to Event Hubs") from None
         self._partition_ids = [str(pid) for pid in properties["partition_ids"]]
@@ -776,7 +781,7 @@ class EventHubsTransport:
     def partition_ids(self) -> list[str]:
         if self._partition_ids is None:
             try:
-                ids = self._call("listing the partitions", self._management().get_partition_ids)
+                ids = self._call(f"listing the partitions of {self._where()}", self._management().get_partition_ids)
                 self._partition_ids = [str(pid) for pid in ids]
             except Exception as exc:
                 raise self._error(exc, "listing the partitions") from None
@@ -784,7 +789,7 @@ class EventHubsTransport:
 
     def partition_state(self, partition_id: str) -> PartitionState:
         try:
-            props = self._call(f"reading partition {partition_id}",
+            props = self._call(f"reading partition {partition_id} of {self._where()}",
                                self._management().get_partition_properties, partition_id)
         except Exception as exc:
             raise self._error(exc, f"reading partition {partition_id}") from None
@@ -808,7 +813,7 @@ class EventHubsTransport:
                 return resolver.get_partition_id_by_partition_key(key)
 
             def new_batch(pid: str):
-                batch = self._call("opening a sender", producer.create_batch, partition_id=pid)
+                batch = self._call(f"opening a sender to {self._where()}", producer.create_batch, partition_id=pid)
                 self.max_batch_bytes = batch.max_size_in_bytes
                 return batch
 
@@ -818,7 +823,7 @@ class EventHubsTransport:
                     on_progress(events, nbytes)
 
             def send_batch(batch) -> None:
-                self._call("sending a batch", producer.send_batch, batch)
+                self._call(f"sending a batch to {self._where()}", producer.send_batch, batch)
 
             stats = fill_batches(messages, partition_for, new_batch, send_batch, progress)
         except EcomctlError:
