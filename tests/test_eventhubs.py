@@ -910,3 +910,45 @@ def test_a_receiver_that_never_connects_is_an_error_not_an_empty_partition(silen
     with pytest.raises(TransportError, match="no answer within 2 s"):
         hub.read("0", -1, 100)
     assert time.monotonic() - started < 15
+
+
+def test_websockets_use_the_same_tls_context(tmp_path):
+    """Over WebSockets the SDK hands our SSLContext to websocket-client: a local TLS server with its
+    own CA is refused by the default roots and reached when that CA is trusted."""
+    import ssl
+
+    cert, key = self_signed_certificate(tmp_path)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(5)
+    upgrades: list[bytes] = []
+
+    def serve() -> None:
+        while True:
+            try:
+                conn, _ = server.accept()
+            except OSError:
+                return
+            try:
+                tls = context.wrap_socket(conn, server_side=True)
+                upgrades.append(tls.recv(4096))
+                tls.sendall(b"HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\n\r\n")
+                tls.close()
+            except OSError:
+                conn.close()
+
+    threading.Thread(target=serve, daemon=True).start()
+    try:
+        untrusted = transport(transport_type="websockets")
+        point_at(untrusted, server.getsockname()[1])
+        with pytest.raises(TransportError, match="TLS certificate presented for .* is not trusted"):
+            untrusted.check()
+        trusted = transport(transport_type="websockets")
+        point_at(trusted, server.getsockname()[1], cert)
+        with pytest.raises(TransportError, match="authentication failed"):
+            trusted.check()
+    finally:
+        server.close()
+    assert upgrades and upgrades[0].startswith(b"GET /$servicebus/websocket HTTP/1.1")

@@ -239,6 +239,10 @@ def translate_error(exc: BaseException, *, action: str, namespace: str, hub: str
         return TransportError(f"{action} failed: the proxy did not open a tunnel to {namespace} ({first_line})",
                               hint="check EVENTHUB_PROXY_HOST, EVENTHUB_PROXY_PORT, EVENTHUB_PROXY_USER "
                                    "and EVENTHUB_PROXY_PASSWORD")
+    if "certificate verify failed" in lowered:
+        return TransportError(f"{action} failed: the TLS certificate presented for {namespace} is not trusted "
+                              f"({first_line})",
+                              hint="a TLS-inspecting proxy or a wrong namespace; its CA must be trusted")
     if any(marker in lowered for marker in _DNS_MARKERS):
         return TransportError(f"{action} failed: cannot resolve the namespace {namespace!r} (DNS lookup failed)",
                               hint=f"check the namespace in {setting}")
