@@ -10,6 +10,15 @@ from ecomctl.errors import TransportError
 from ecomctl.events.transport import ProgressCallback
 
 
+class EventTooLargeError(TransportError):
+    """An event that does not fit even in an empty batch; the batches before it stay sent."""
+
+    def __init__(self, size: int, partition_key: str | None, limit: int, sent: int) -> None:
+        super().__init__(f"an event of {size} bytes (partition key {partition_key!r}) does not fit in a batch "
+                         f"of at most {limit} bytes; {sent} events were sent before it",
+                         hint="make the event smaller")
+
+
 @dataclass
 class BatchStats:
     """What a send did, batch by batch; fill is size_in_bytes / max_size_in_bytes."""
@@ -64,20 +73,14 @@ def fill_batches(messages: Iterable[tuple[str | None, bytes]],
             batch.add(event)
         except ValueError:
             if len(batch) == 0:
-                raise TransportError(
-                    f"an event of {len(body)} bytes (partition key {key!r}) does not fit in a batch of at "
-                    f"most {batch.max_size_in_bytes} bytes; {stats.events} events were sent before it",
-                    hint="make the event smaller") from None
+                raise EventTooLargeError(len(body), key, batch.max_size_in_bytes, stats.events) from None
             send(pid, was_full=True)
             batch = open_batches[pid] = new_batch(pid)
             open_bytes[pid] = 0
             try:
                 batch.add(event)
             except ValueError:
-                raise TransportError(
-                    f"an event of {len(body)} bytes (partition key {key!r}) does not fit in a batch of at "
-                    f"most {batch.max_size_in_bytes} bytes; {stats.events} events were sent before it",
-                    hint="make the event smaller") from None
+                raise EventTooLargeError(len(body), key, batch.max_size_in_bytes, stats.events) from None
         open_bytes[pid] += len(body)
     for pid in sorted(open_batches):
         send(pid, was_full=False)

@@ -10,7 +10,7 @@ from typing import Any
 
 from ecomctl.config import Secret
 from ecomctl.errors import ConfigError, EcomctlError, TransportError
-from ecomctl.events.eventhubs.batching import BatchStats, fill_batches
+from ecomctl.events.eventhubs.batching import BatchStats, EventTooLargeError, fill_batches
 from ecomctl.events.eventhubs.errors import quiet_azure_loggers, translate_error, translate_keyvault_error
 from ecomctl.events.eventhubs.receiving import (RECEIVE_JOIN_SECONDS, RECEIVE_POLL_SECONDS, PartitionDrain,
                                                 partition_state_from_properties, starting_position)
@@ -117,8 +117,7 @@ class EventHubsTransport:
         """(namespace, hub) without network where possible; Key Vault mode reads the secret."""
         config = self.config
         if config.connection_string:
-            namespace, entity = hub_location(config.connection_string.reveal(),
-                                                         "EVENTHUB_CONNECTION_STRING")
+            namespace, entity = hub_location(config.connection_string.reveal(), "EVENTHUB_CONNECTION_STRING")
             return namespace, entity or config.eventhub_name
         if config.keyvault_url:
             # The namespace is inside the secret: read it when a client is first needed.
@@ -346,11 +345,14 @@ class EventHubsTransport:
                 self._call(f"sending a batch to {self._where()}", producer.send_batch, batch)
 
             stats = fill_batches(messages, partition_for, new_batch, send_batch, progress)
-        except EcomctlError:
+        except (ConfigError, EventTooLargeError):
             raise
         except Exception as exc:
             error = self._error(exc, "sending events")
-            raise TransportError(f"{error}; {stats.events} events were sent before the failure") from None
+            if not stats.events:
+                raise error from None
+            raise TransportError(f"{error.args[0]}; {stats.events} events were sent before the failure",
+                                 hint=error.hint) from None
         self.last_send_stats = stats
         return SendResult(stats.events, stats.batches, stats.body_bytes, time.perf_counter() - started)
 
