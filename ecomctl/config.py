@@ -78,6 +78,14 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("eventhub_consumer_group", "EVENTHUB_CONSUMER_GROUP", "$Default", "Consumer group that ingest reads with.", "eventhubs"),
     Setting("keyvault_url", "KEYVAULT_URL", "", "Key Vault URL holding the connection string, e.g. https://myvault.vault.azure.net.", "eventhubs"),
     Setting("keyvault_secret_name", "KEYVAULT_SECRET_NAME", "", "Name of the Key Vault secret with the connection string.", "eventhubs"),
+    Setting("eventhub_transport", "EVENTHUB_TRANSPORT", "amqp", "amqp (port 5671) or websockets (AMQP over WebSockets on port 443, for locked-down networks; needed for a proxy).", "eventhubs"),
+    Setting("eventhub_proxy_host", "EVENTHUB_PROXY_HOST", "", "HTTP proxy host for EVENTHUB_TRANSPORT=websockets.", "eventhubs"),
+    Setting("eventhub_proxy_port", "EVENTHUB_PROXY_PORT", "", "HTTP proxy port (3128 when empty).", "eventhubs"),
+    Setting("eventhub_proxy_user", "EVENTHUB_PROXY_USER", "", "HTTP proxy user name, if the proxy needs one.", "eventhubs"),
+    Setting("eventhub_proxy_password", "EVENTHUB_PROXY_PASSWORD", "", "HTTP proxy password (secret).", "eventhubs", "secret", "<proxy password>"),
+    Setting("eventhub_retries", "EVENTHUB_RETRIES", 3, "Retries of a failed Event Hubs or Key Vault operation (waiting 1 s, 2 s, 4 s ... at most 8 s); 0 fails at once.", "eventhubs", "int"),
+    Setting("eventhub_timeout_seconds", "EVENTHUB_TIMEOUT_SECONDS", 25, "Longest wait for one Event Hubs call (retries included) before it is abandoned as unanswered.", "eventhubs", "int"),
+    Setting("eventhub_idle_seconds", "EVENTHUB_IDLE_SECONDS", 10, "ingest stops reading a partition after this many seconds without an event, even before its last sequence number.", "eventhubs", "int"),
     # -- Databricks --------------------------------------------------------
     Setting("databricks_host", "DATABRICKS_HOST", "", "Workspace URL, e.g. https://adb-123.4.azuredatabricks.net.", "databricks"),
     Setting("databricks_token", "DATABRICKS_TOKEN", "", "Personal access token (secret); or use a profile, OAuth M2M or the Azure CLI.", "databricks", "secret", "dapi..."),
@@ -120,6 +128,14 @@ class Settings:
     eventhub_consumer_group: str
     keyvault_url: str
     keyvault_secret_name: str
+    eventhub_transport: str
+    eventhub_proxy_host: str
+    eventhub_proxy_port: str
+    eventhub_proxy_user: str
+    eventhub_proxy_password: Secret
+    eventhub_retries: int
+    eventhub_timeout_seconds: int
+    eventhub_idle_seconds: int
     databricks_host: str
     databricks_token: Secret
     databricks_profile: str
@@ -233,7 +249,7 @@ def _to_int(setting: Setting, raw: Any, origin: str) -> int:
         value = int(raw)
     except (TypeError, ValueError):
         raise ConfigError(origin, f"expected a whole number, got {raw!r}") from None
-    minimum = 0 if setting.attr in ("retention_days", "lock_wait") else 1
+    minimum = 0 if setting.attr in ("retention_days", "lock_wait", "eventhub_retries") else 1
     if value < minimum:
         raise ConfigError(origin, f"must be at least {minimum}, got {value}")
     return value

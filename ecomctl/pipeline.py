@@ -174,9 +174,10 @@ class Pipeline:
                 return step
             messages = generate_messages(count, seed=seed, as_of=as_of)
             sent = self.transport.send(
-                messages, on_progress=lambda n, nbytes: self.reporter.progress("generate", n, count))
+                messages, on_progress=lambda n, nbytes: self.reporter.progress("generate", n, count, nbytes))
             step.objects.append(ObjectResult(self.transport.source, "send", sent.events, sent.seconds))
             step.details.update(events=sent.events, batches=sent.batches, bytes=sent.bytes,
+                                seconds=round(sent.seconds, 3),
                                 seed=seed, events_per_second=_rate(sent.events, sent.seconds))
         return step
 

@@ -88,7 +88,8 @@ class Reporter(Protocol):
 
     def step_failed(self, result: StepResult) -> None: ...
 
-    def progress(self, task: str, completed: int, total: int | None) -> None: ...
+    def progress(self, task: str, completed: int, total: int | None,
+                 nbytes: int | None = None) -> None: ...
 
     def message(self, text: str) -> None: ...
 
@@ -108,7 +109,8 @@ class NullReporter:
     def step_failed(self, result: StepResult) -> None:
         pass
 
-    def progress(self, task: str, completed: int, total: int | None) -> None:
+    def progress(self, task: str, completed: int, total: int | None,
+                 nbytes: int | None = None) -> None:
         pass
 
     def message(self, text: str) -> None:

@@ -11,11 +11,15 @@ AVAILABLE_TARGETS = ("local", "databricks")
 
 
 def check_settings(settings: Settings) -> None:
-    """Fail before any work starts when the settings cannot work on their target."""
+    """Fail before any work starts when the settings cannot work on their target.
+
+    Settings of one adapter are checked when that adapter is built, so a step needs only the
+    settings of what it uses (generate on databricks needs Event Hubs, not the warehouse).
+    """
     if settings.target not in AVAILABLE_TARGETS:
         raise ConfigError(settings.origin("target"),
                           f"the {settings.target!r} target is not available in this version of "
-                          "ecomctl; use 'local'")
+                          f"ecomctl; use one of {', '.join(AVAILABLE_TARGETS)}")
     if settings.target == "local":
         from ecomctl.warehouse.duckdb import DuckDBWarehouse
 
@@ -38,6 +42,10 @@ def warehouse_names(settings: Settings):
 
 
 def make_transport(settings: Settings):
+    if settings.target == "databricks":
+        from ecomctl.events.eventhubs import EventHubsConfig, EventHubsTransport
+
+        return EventHubsTransport(EventHubsConfig.from_settings(settings))
     from ecomctl.events.eventlog import EmbeddedEventLog
 
     retention = timedelta(days=settings.retention_days) if settings.retention_days else None
@@ -83,10 +91,9 @@ def make_dry_run_transport(settings: Settings, plan):
 
     if settings.target == "local":
         return DryRunTransport(f"local/{settings.eventhub_name}", 1_048_576, plan)
-    namespace = _eventhub_namespace(settings)
+    namespace, hub = _eventhub_location(settings)
     # 1 MB: the largest batch of a Standard or Premium event hub (the live hub reports its own).
-    return DryRunTransport(f"{namespace or '<EVENTHUB_NAMESPACE>'}/{settings.eventhub_name}",
-                           1_048_576, plan)
+    return DryRunTransport(f"{namespace or '<EVENTHUB_NAMESPACE>'}/{hub}", 1_048_576, plan)
 
 
 def kafka_ingest_names(settings: Settings, *, dry_run: bool = False) -> dict[str, str]:
@@ -97,7 +104,8 @@ def kafka_ingest_names(settings: Settings, *, dry_run: bool = False) -> dict[str
 
     from ecomctl.errors import ConfigError
 
-    namespace = _eventhub_namespace(settings) or ("<EVENTHUB_NAMESPACE>" if dry_run else "")
+    namespace, hub = _eventhub_location(settings)
+    namespace = namespace or ("<EVENTHUB_NAMESPACE>" if dry_run else "")
     if not namespace:
         raise ConfigError(settings.origin("eventhub_namespace"),
                           "ingest --mode kafka needs the Event Hubs namespace",
@@ -118,17 +126,23 @@ def kafka_ingest_names(settings: Settings, *, dry_run: bool = False) -> dict[str
             raise ConfigError(settings.origin(attr), f"{value!r} is not a secret scope or key name "
                               "(letters, digits, '.', '-' and '_')")
         secret[attr] = value
-    return {"kafka_bootstrap": f"{namespace}:9093", "eventhub_name": settings.eventhub_name,
-            "source": f"{namespace}/{settings.eventhub_name}",
+    # The same source as the Event Hubs transport, so both ingest modes share checkpoints and dedupe.
+    return {"kafka_bootstrap": f"{namespace}:9093", "eventhub_name": hub,
+            "source": f"{namespace}/{hub}",
             "secret_scope": secret["kafka_secret_scope"], "secret_key": secret["kafka_secret_key"]}
 
 
-def _eventhub_namespace(settings: Settings) -> str:
-    """EVENTHUB_NAMESPACE, else the namespace of the connection string's endpoint; "" when neither."""
-    import re
+def _eventhub_location(settings: Settings) -> tuple[str, str]:
+    """(fully qualified namespace, hub) as the Event Hubs transport names its source, without
+    network: from the connection string (its EntityPath wins over EVENTHUB_NAME) or
+    EVENTHUB_NAMESPACE; "" for the namespace when only Key Vault knows it."""
+    from ecomctl.events.eventhubs.settings import hub_location, namespace_host
 
-    namespace = settings.eventhub_namespace.strip()
-    if not namespace and settings.eventhub_connection_string:
-        found = re.search(r"Endpoint=sb://([^/;]+)", settings.eventhub_connection_string.reveal())
-        namespace = found.group(1) if found else ""
-    return namespace
+    if settings.eventhub_connection_string:
+        namespace, entity = hub_location(settings.eventhub_connection_string.reveal(),
+                                         settings.origin("eventhub_connection_string"))
+        return namespace, entity or settings.eventhub_name
+    namespace = namespace_host(settings.eventhub_namespace) if settings.eventhub_namespace.strip() else ""
+    if namespace and "." not in namespace:
+        namespace += ".servicebus.windows.net"
+    return namespace, settings.eventhub_name

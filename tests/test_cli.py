@@ -190,6 +190,13 @@ def test_databricks_without_a_warehouse_names_the_setting(cli):
     assert len(result.stderr.strip().splitlines()) == 1
 
 
+def test_databricks_target_without_event_hubs_settings_names_them(cli):
+    result = cli("--target", "databricks", "generate")
+    assert result.exit_code == 1
+    assert result.stderr.startswith("Error: setting EVENTHUB_CONNECTION_STRING:")
+    assert "KEYVAULT_URL" in result.stderr and "EVENTHUB_NAMESPACE" in result.stderr
+
+
 def test_failed_step_prints_a_failure_line(cli, home):
     cli("setup")
     (home / "landing" / "broken.json").write_text("{not json\n")

@@ -209,3 +209,23 @@ def test_unreachable_workspace_fails_in_seconds_with_one_clean_line(tmp_path):
     assert written  # the run reports
     for path in written:
         assert TOKEN not in path.read_text(encoding="utf-8", errors="replace")
+
+
+@pytest.mark.parametrize("env", [
+    {"EVENTHUB_CONNECTION_STRING": "Endpoint=sb://MyNs.servicebus.windows.net/;SharedAccessKeyName=k;"
+                                   "SharedAccessKey=c2VjcmV0;EntityPath=clicks"},
+    {"EVENTHUB_NAMESPACE": "myns"},
+    {"EVENTHUB_NAMESPACE": "sb://myns.servicebus.windows.net/", "EVENTHUB_NAME": "orders2"},
+])
+def test_kafka_mode_names_the_same_source_as_the_event_hubs_transport(home, env):
+    # Checkpoints and the transport dedupe key on source: both ingest modes must write the same one.
+    from ecomctl.targets import kafka_ingest_names, make_dry_run_transport, make_transport
+
+    settings = Settings.load({"target": "databricks", "home": home}, environ={
+        **env, "ECOMCTL_KAFKA_SECRET_SCOPE": "ecomctl", "ECOMCTL_KAFKA_SECRET_KEY": "eventhubs"})
+    transport = make_transport(settings)
+    try:
+        assert kafka_ingest_names(settings)["source"] == transport.source
+        assert make_dry_run_transport(settings, Plan()).source == transport.source
+    finally:
+        transport.close()

@@ -58,16 +58,18 @@ class PipelineConsole:
                                        TimeElapsedColumn)
 
             self._progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(),
-                                      MofNCompleteColumn(), TimeElapsedColumn(),
-                                      console=self.console, transient=True)
+                                      MofNCompleteColumn(), TextColumn("{task.fields[bytes]}"),
+                                      TimeElapsedColumn(), console=self.console, transient=True)
             self._progress.start()
-            self._task = self._progress.add_task(step, total=None)
+            self._task = self._progress.add_task(step, total=None, bytes="")
         elif not self.interactive:
             self.console.print(f"{step}: started ({description})", soft_wrap=True)
 
-    def progress(self, task: str, completed: int, total: int | None) -> None:
+    def progress(self, task: str, completed: int, total: int | None,
+                 nbytes: int | None = None) -> None:
         if self._progress is not None and self._task is not None:
-            self._progress.update(self._task, completed=completed, total=total)
+            fields = {} if nbytes is None else {"bytes": _filesize(nbytes)}
+            self._progress.update(self._task, completed=completed, total=total, **fields)
 
     def step_finished(self, result: StepResult) -> None:
         self._stop_progress()
@@ -140,7 +142,8 @@ class PipelineConsole:
         if result.step in ("generate", "send"):
             d = result.details
             self.console.print(f"sent {d['events']:,} events in {d['batches']:,} batches "
-                               f"({d['bytes']:,} bytes, {d['events_per_second']:,} events/s)")
+                               f"({d['bytes']:,} bytes, {d.get('seconds', result.seconds):.2f} s, "
+                               f"{d['events_per_second']:,} events/s)")
             if d.get("empty_lines_skipped"):
                 self.console.print(f"skipped {d['empty_lines_skipped']:,} empty lines of "
                                    f"{_escape(self.scrub(d['file']))}")
@@ -242,6 +245,12 @@ def _is_number(value: Any) -> bool:
 
 def _mark(ok: bool) -> str:
     return "[green]yes[/green]" if ok else "[red]NO[/red]"
+
+
+def _filesize(nbytes: int) -> str:
+    from rich.filesize import decimal
+
+    return decimal(nbytes)
 
 
 def _num(value: int | None) -> str:
