@@ -35,8 +35,9 @@ SQL_ROOT = Path(__file__).resolve().parents[1] / "sql"
 def local_results(tmp_path_factory):
     """The local target's run-all on 300 events: its dashboards step and the rows of the summary
     queries, as DuckDB computes them from the same SQL files."""
-    home = tmp_path_factory.mktemp("local") / "home"
-    settings = Settings.load({"target": "local", "home": home}, environ={})
+    folder = tmp_path_factory.mktemp("local")
+    (folder / ".env").write_text("")  # module scope runs before conftest moves to an empty folder
+    settings = Settings.load({"target": "local", "home": folder / "home"}, environ={}, env_file=folder / ".env")
     with Pipeline(settings) as pipeline:
         steps, _ = pipeline.run_all(count=300, seed=7)
         rows = {q.name: pipeline.warehouse.query(q.sql) for q in load_queries(SQL_ROOT)
@@ -160,13 +161,17 @@ def test_views_and_dashboards_create_then_update_in_place(cli, home, env, worksp
     assert not [r for r in caplog.records if "host metadata" in r.getMessage()]
 
 
-def test_the_dashboards_summary_is_printed_and_no_token_or_warning_appears(cli, home, env, workspace, script):
+def test_the_dashboards_summary_is_printed_and_no_token_or_warning_appears(cli, home, env, workspace, script,
+                                                                          local_results):
     result = cli("--target", "databricks", "dashboards", env=env)
     assert result.exit_code == 0, result.stderr
     out = result.stdout
     for title in ("published to Databricks", "key figures", "top brands by net revenue", "top cities by net revenue"):
         assert title in out, title
-    assert "Net revenue" in out or "net revenue" in out.lower()
+    lines = out.splitlines()
+    for label, value in local_results[0].details["key_figures"].items():
+        assert any(label in line and value in line for line in lines), (label, value)
+    assert any("█" in line for line in lines)  # the bars
     assert "host metadata" not in out + result.stderr
     assert TOKEN not in out + result.stderr
     reports = list((home / "runs").glob("*.json"))
