@@ -283,10 +283,13 @@ class Pipeline:
             self._require_setup()
             if self.warehouse.HAS_DASHBOARD_SERVICE:
                 from ecomctl.dashboards.databricks import DashboardApi, publish_databricks
+                from ecomctl.dashboards.publish import run_summary
 
-                api = (DashboardApi.dry_run(self.plan.add) if self.plan is not None else
+                # The workspace client the warehouse built: the same auth and short timeouts.
+                api = (DashboardApi.dry_run(self.plan.add, self.settings) if self.plan is not None else
                        DashboardApi.live(self.warehouse.workspace_client(), self.settings))
-                publish_databricks(self, step, api)
+                publish_databricks(self, step, api, warehouse=self.warehouse.warehouse_id)
+                run_summary(self, step)  # the key figures and charts the local target shows
             else:
                 from ecomctl.dashboards.publish import publish_local
 

@@ -1,8 +1,10 @@
-"""A local HTTP server standing in for the Databricks REST endpoints that dashboards publishing calls.
+"""A local HTTP server standing in for the Databricks REST endpoints that ecomctl calls.
 
-It keeps workspace objects, Lakeview dashboards, saved queries and Genie spaces in memory, answers
-like the real API (JSON bodies, 404 RESOURCE_DOES_NOT_EXIST, paged lists) and records every request,
-so tests can drive the real databricks-sdk WorkspaceClient offline and look at what it sent.
+It keeps workspace objects, Lakeview dashboards, saved queries, Genie spaces, one SQL warehouse and
+the files uploaded to Volumes in memory, answers like the real API (JSON bodies, 404
+RESOURCE_DOES_NOT_EXIST, paged lists) and records every request, so tests can drive the real
+databricks-sdk WorkspaceClient offline and look at what it sent. The SQL itself goes through the
+connector's own protocol, which this does not speak: tests replace the SQL session instead.
 """
 
 from __future__ import annotations
@@ -39,6 +41,11 @@ class WorkspaceState:
     published: dict[str, dict[str, Any]] = field(default_factory=dict)    # dashboard_id -> publish body
     queries: dict[str, dict[str, Any]] = field(default_factory=dict)      # id -> Query
     spaces: dict[str, dict[str, Any]] = field(default_factory=dict)       # space_id -> GenieSpace
+    # The SQL warehouse: its id, the states GET reports in turn (the last one stays), its type.
+    warehouse: dict[str, Any] = field(default_factory=lambda: {
+        "id": "wh1", "name": "shop", "states": ["RUNNING"], "warehouse_type": "PRO",
+        "enable_serverless_compute": False})
+    files: dict[str, bytes] = field(default_factory=dict)                 # /Volumes/... -> uploaded bytes
     requests: list[Request] = field(default_factory=list)
     # (method, path regex) -> (status, error_code, message): make a call fail like the real API.
     failures: dict[tuple[str, str], tuple[int, str, str]] = field(default_factory=dict)
@@ -105,6 +112,9 @@ class FakeWorkspace:
 
 
 _ROUTES: list[tuple[str, re.Pattern[str], str]] = [
+    ("GET", re.compile(r"^/api/2\.0/sql/warehouses/(?P<id>[^/]+)$"), "get_warehouse"),
+    ("POST", re.compile(r"^/api/2\.0/sql/warehouses/(?P<id>[^/]+)/start$"), "start_warehouse"),
+    ("PUT", re.compile(r"^/api/2\.0/fs/files(?P<path>/Volumes/.+)$"), "upload_file"),
     ("POST", re.compile(r"^/api/2\.0/workspace/mkdirs$"), "mkdirs"),
     ("GET", re.compile(r"^/api/2\.0/workspace/get-status$"), "get_status"),
     ("GET", re.compile(r"^/api/2\.0/lakeview/dashboards$"), "list_dashboards"),
@@ -141,12 +151,16 @@ class _Handler(BaseHTTPRequestHandler):
     def do_PATCH(self) -> None:
         self._dispatch("PATCH")
 
+    def do_PUT(self) -> None:
+        self._dispatch("PUT")
+
     def _dispatch(self, method: str) -> None:
         url = urlsplit(self.path)
         query = {k: v[-1] for k, v in parse_qs(url.query).items()}
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length) if length else b""
-        body = json.loads(raw) if raw else None
+        is_json = raw and "json" in (self.headers.get("Content-Type") or "json")
+        body = json.loads(raw) if is_json else ({"content": raw} if raw else None)
         ws = self.workspace
         with ws._lock:
             ws.state.requests.append(Request(method, url.path, query, body, dict(self.headers.items())))
@@ -164,13 +178,38 @@ class _Handler(BaseHTTPRequestHandler):
         # Anything else (e.g. the SDK's host-metadata probe) is not there, as on a workspace without it.
         self._send(404, {"error_code": "ENDPOINT_NOT_FOUND", "message": f"no API at {method} {url.path}"})
 
-    def _send(self, status: int, payload: dict[str, Any]) -> None:
+    def _send(self, status: int, payload: dict[str, Any] | None) -> None:
+        if payload is None:  # 204 No Content
+            self.send_response(status)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
         data = json.dumps(payload).encode()
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         self.wfile.write(data)
+
+    # -- SQL warehouse and Files API ----------------------------------------------------------------
+    def get_warehouse(self, query, body, id):
+        warehouse = self.workspace.state.warehouse
+        if id != warehouse["id"]:
+            raise _NotFound(f"warehouse {id} not found")
+        states = warehouse["states"]
+        state = states.pop(0) if len(states) > 1 else states[0]
+        return 200, {k: v for k, v in warehouse.items() if k != "states"} | {"state": state}
+
+    def start_warehouse(self, query, body, id):
+        warehouse = self.workspace.state.warehouse
+        if id != warehouse["id"]:
+            raise _NotFound(f"warehouse {id} not found")
+        warehouse["states"] = ["STARTING", "RUNNING"]
+        return 200, {}
+
+    def upload_file(self, query, body, path):
+        self.workspace.state.files[path] = body["content"] if body else b""
+        return 204, None
 
     # -- workspace -------------------------------------------------------------------------------
     def mkdirs(self, query, body):

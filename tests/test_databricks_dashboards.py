@@ -471,6 +471,18 @@ def test_live_publishing_needs_a_warehouse(workspace):
     assert workspace.api_requests() == []
 
 
+def test_the_pipelines_warehouse_id_wins_over_the_settings(workspace, pipeline):
+    """Pipeline.dashboards passes the id its warehouse runs statements on; every payload names it."""
+    step = StepResult("dashboards")
+    publish_databricks(pipeline, step, live_api(workspace, pipeline), warehouse="wh9")
+    state = workspace.state
+    assert step.details["warehouse_id"] == "wh9"
+    assert [d["warehouse_id"] for d in state.dashboards.values()] == ["wh9"]
+    assert [p["warehouse_id"] for p in state.published.values()] == ["wh9"]
+    assert {q["warehouse_id"] for q in state.queries.values()} == {"wh9"}
+    assert {s["warehouse_id"] for s in state.spaces.values()} == {"wh9"}
+
+
 # -- the dry run ---------------------------------------------------------------------------------
 
 def test_dry_run_records_each_call_in_order_without_connecting(monkeypatch):
@@ -551,3 +563,4 @@ def test_live_workspace_publishes_twice_in_place():
     stored = client.lakeview.get(first.details["dashboard"]["id"])
     assert [d["name"] for d in json.loads(stored.serialized_dashboard)["datasets"]] == \
         [q.name for q in load_queries(SQL_ROOT)]
+

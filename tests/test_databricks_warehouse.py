@@ -5,12 +5,11 @@ reconnects, materialized views, catalog check) through a scripted session at our
 from __future__ import annotations
 
 import json
-import threading
 import time
 from pathlib import Path
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from fake_workspace import FakeWorkspace
 
 from ecomctl.config import Secret, Settings
 from ecomctl.errors import ConfigError, SqlError, WarehouseError
@@ -23,72 +22,15 @@ pytest.importorskip("databricks.sdk")
 TOKEN = "dapi-offline-test-token"
 
 
-# -- a local stand-in for the workspace REST API ---------------------------------------------------
-class FakeWorkspace:
-    """Warehouse states to report in turn, and every request received."""
-
-    def __init__(self) -> None:
-        self.states = ["RUNNING"]
-        self.warehouse_type = "PRO"
-        self.serverless = False
-        self.status = 200
-        self.requests: list[tuple[str, str, str | None, bytes]] = []
-        self.files: dict[str, bytes] = {}
-
-    def handler(self):
-        workspace = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def _reply(self, status: int, body: dict | None = None) -> None:
-                data = json.dumps(body or {}).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def _handle(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                body = self.rfile.read(length) if length else b""
-                workspace.requests.append((self.command, self.path, self.headers.get("Authorization"), body))
-                if self.path.startswith("/.well-known/"):
-                    return self._reply(404, {"error_code": "NOT_FOUND", "message": "no metadata"})
-                if workspace.status != 200:
-                    code = {403: "PERMISSION_DENIED", 404: "RESOURCE_DOES_NOT_EXIST"}[workspace.status]
-                    return self._reply(workspace.status, {"error_code": code, "message": "refused by test"})
-                if self.path.startswith("/api/2.0/fs/files/"):
-                    workspace.files[self.path.split("?")[0][len("/api/2.0/fs/files"):]] = body
-                    self.send_response(204)
-                    self.end_headers()
-                    return None
-                if self.path == "/api/2.0/sql/warehouses/wh1/start" and self.command == "POST":
-                    workspace.states = ["STARTING", "RUNNING"]
-                    return self._reply(200, {})
-                if self.path == "/api/2.0/sql/warehouses/wh1" and self.command == "GET":
-                    state = workspace.states.pop(0) if len(workspace.states) > 1 else workspace.states[0]
-                    return self._reply(200, {"id": "wh1", "name": "shop", "state": state,
-                                             "warehouse_type": workspace.warehouse_type,
-                                             "enable_serverless_compute": workspace.serverless})
-                return self._reply(404, {"error_code": "RESOURCE_DOES_NOT_EXIST", "message": "unknown"})
-
-            do_GET = do_POST = do_PUT = do_HEAD = _handle
-
-            def log_message(self, *args) -> None:
-                pass
-
-        return Handler
-
-
 @pytest.fixture
 def workspace():
-    fake = FakeWorkspace()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), fake.handler())
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    fake.url = f"http://127.0.0.1:{server.server_port}"
-    yield fake
-    server.shutdown()
-    server.server_close()
+    """tests/fake_workspace.py: the warehouses and Files API over HTTP, as the dashboards tests use it."""
+    with FakeWorkspace() as fake:
+        yield fake
+
+
+def _warehouse_state(workspace: FakeWorkspace, *states: str) -> None:
+    workspace.state.warehouse["states"] = list(states)
 
 
 class Waits:
@@ -139,19 +81,19 @@ def test_schedule_setting_is_checked():
 
 # -- the REST API through the real SDK ---------------------------------------------------------------
 def test_a_running_warehouse_is_checked_with_the_token(workspace):
-    session = LiveSession(_access(workspace.url))
+    session = LiveSession(_access(workspace.host))
     session.ensure_running()
-    gets = [r for r in workspace.requests if r[1] == "/api/2.0/sql/warehouses/wh1"]
-    assert len(gets) == 1 and gets[0][2] == f"Bearer {TOKEN}"
+    gets = [r for r in workspace.state.requests if r.path == "/api/2.0/sql/warehouses/wh1"]
+    assert len(gets) == 1 and gets[0].headers["Authorization"] == f"Bearer {TOKEN}"
     assert session.can_host_materialized_views() is True
 
 
 def test_a_stopped_warehouse_is_started_and_waited_for(workspace):
-    workspace.states = ["STOPPED"]
+    _warehouse_state(workspace, "STOPPED")
     waits = Waits()
-    session = LiveSession(_access(workspace.url), reporter=waits)
+    session = LiveSession(_access(workspace.host), reporter=waits)
     session.ensure_running()
-    calls = [(m, p) for m, p, _, _ in workspace.requests if p.startswith("/api/2.0/sql")]
+    calls = [(r.method, r.path) for r in workspace.state.requests if r.path.startswith("/api/2.0/sql")]
     assert calls[0] == ("GET", "/api/2.0/sql/warehouses/wh1")
     assert ("POST", "/api/2.0/sql/warehouses/wh1/start") in calls
     assert calls[-1] == ("GET", "/api/2.0/sql/warehouses/wh1")
@@ -161,16 +103,17 @@ def test_a_stopped_warehouse_is_started_and_waited_for(workspace):
 
 
 def test_a_deleted_warehouse_is_a_clear_error(workspace):
-    workspace.states = ["DELETED"]
+    _warehouse_state(workspace, "DELETED")
     with pytest.raises(WarehouseError, match="SQL warehouse wh1 is deleted"):
-        LiveSession(_access(workspace.url)).ensure_running()
+        LiveSession(_access(workspace.host)).ensure_running()
 
 
 @pytest.mark.parametrize(("status", "expected"), [(403, "access denied"), (404, "not found")])
 def test_rest_errors_become_one_line(workspace, status, expected):
-    workspace.status = status
+    code = {403: "PERMISSION_DENIED", 404: "RESOURCE_DOES_NOT_EXIST"}[status]
+    workspace.state.failures[("GET", r"^/api/2\.0/sql/warehouses/")] = (status, code, "refused by test")
     with pytest.raises(WarehouseError) as info:
-        LiveSession(_access(workspace.url)).ensure_running()
+        LiveSession(_access(workspace.host)).ensure_running()
     message = str(info.value)
     assert message.startswith("cannot read the state of SQL warehouse wh1: " + expected)
     assert "\n" not in message and TOKEN not in message
@@ -196,8 +139,8 @@ def test_an_unknown_host_fails_at_once():
 def test_the_connector_gets_the_sdk_config_as_credentials_provider(workspace):
     from databricks.sql.auth.authenticators import ExternalAuthProvider
 
-    arguments = LiveSession(_access(workspace.url)).connect_arguments()
-    assert arguments["server_hostname"] == workspace.url.removeprefix("http://")
+    arguments = LiveSession(_access(workspace.host)).connect_arguments()
+    assert arguments["server_hostname"] == workspace.host.removeprefix("http://")
     assert arguments["http_path"] == "/sql/1.0/warehouses/wh1"
     headers: dict[str, str] = {}
     ExternalAuthProvider(arguments["credentials_provider"]).add_headers(headers)
@@ -209,18 +152,18 @@ def test_landing_files_are_uploaded_to_the_volume_then_removed(workspace, tmp_pa
     landing.mkdir()
     path = landing / "20260101T000000_ns-orders_p0_000000000000-000000000001_abc.json"
     path.write_text('{"source":"ns/orders"}\n')
-    warehouse = DatabricksWarehouse.live(Names(), _access(workspace.url))
+    warehouse = DatabricksWarehouse.live(Names(), _access(workspace.host))
     assert warehouse.unstaged_landing_files(landing) == [path]
     warehouse.stage_landing_file(path)
-    assert workspace.files == {f"/Volumes/ecommerce/bronze/landing/{path.name}": b'{"source":"ns/orders"}\n'}
+    assert workspace.state.files == {f"/Volumes/ecommerce/bronze/landing/{path.name}": b'{"source":"ns/orders"}\n'}
     assert not path.exists() and warehouse.unstaged_landing_files(landing) == []
-    uploads = [r for r in workspace.requests if r[0] == "PUT"]
-    assert uploads[0][1].endswith("?overwrite=true")
+    uploads = [r for r in workspace.state.requests if r.method == "PUT"]
+    assert uploads[0].query == {"overwrite": "true"}
 
 
 def test_a_classic_warehouse_cannot_host_materialized_views(workspace):
-    workspace.warehouse_type = "CLASSIC"
-    warehouse = DatabricksWarehouse.live(Names(), _access(workspace.url))
+    workspace.state.warehouse["warehouse_type"] = "CLASSIC"
+    warehouse = DatabricksWarehouse.live(Names(), _access(workspace.host))
     with pytest.raises(WarehouseError, match="cannot host materialized views.*Pro or serverless"):
         warehouse.run_sql("CREATE MATERIALIZED VIEW ecommerce.gold.mv_x AS SELECT 1 AS a")
 
@@ -451,9 +394,9 @@ def test_the_pipeline_shows_the_warehouse_error_before_the_hub(tmp_path, monkeyp
 def test_the_console_shows_the_wait_for_a_starting_warehouse(workspace, capsys):
     from ecomctl.cli.console import PipelineConsole
 
-    workspace.states = ["STOPPED"]
+    _warehouse_state(workspace, "STOPPED")
     console = PipelineConsole(interactive=False)
-    LiveSession(_access(workspace.url), reporter=console).ensure_running()
+    LiveSession(_access(workspace.host), reporter=console).ensure_running()
     lines = capsys.readouterr().out.splitlines()
     assert lines[0] == "... starting SQL warehouse shop (it was stopped)"
     assert "... starting SQL warehouse shop: starting" in lines
@@ -475,12 +418,13 @@ def test_a_sql_endpoint_that_refuses_is_one_line_after_short_retries():
 
 
 def test_a_profile_of_databrickscfg_is_used(workspace, tmp_path, monkeypatch):
-    (tmp_path / ".databrickscfg").write_text(f"[shop]\nhost = {workspace.url}\ntoken = {TOKEN}\n")
+    (tmp_path / ".databrickscfg").write_text(f"[shop]\nhost = {workspace.host}\ntoken = {TOKEN}\n")
     monkeypatch.setenv("HOME", str(tmp_path))
     monkeypatch.setenv("DATABRICKS_CONFIG_FILE", str(tmp_path / ".databrickscfg"))
     session = LiveSession(_access("", token=None, profile="shop"))
     session.ensure_running()
-    assert workspace.requests[-1][1:3] == ("/api/2.0/sql/warehouses/wh1", f"Bearer {TOKEN}")
+    last = workspace.state.requests[-1]
+    assert (last.path, last.headers["Authorization"]) == ("/api/2.0/sql/warehouses/wh1", f"Bearer {TOKEN}")
 
 
 def test_no_credentials_is_one_line_naming_the_settings(tmp_path, monkeypatch):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -229,3 +230,36 @@ def test_kafka_mode_names_the_same_source_as_the_event_hubs_transport(home, env)
         assert make_dry_run_transport(settings, Plan()).source == transport.source
     finally:
         transport.close()
+
+
+def test_databricks_run_all_plan_is_printed_in_full_and_does_not_grow_with_count(cli):
+    """Issue 6's figure: the statements run-all sends to Databricks, counted from the dry-run plan,
+    are as many at 1,000,000 events as at 300."""
+    plans = {}
+    for count in ("300", "1000000"):
+        result = cli("--target", "databricks", "--json", "run-all", "--dry-run", "--count", count)
+        assert result.exit_code == 0, result.stderr
+        plans[count] = json.loads(result.stdout)["plan"]
+        kinds = Counter(e["kind"] for e in plans[count])
+        head = ", ".join(f"{n} {kind}" for kind, n in kinds.items())
+        assert f"dry run: {len(plans[count])} actions ({head}), nothing was sent" in result.stderr
+    small, large = plans["300"], plans["1000000"]
+    assert len(small) == len(large) and Counter(e["kind"] for e in small) == Counter(e["kind"] for e in large)
+
+    def statements(plan):  # the same statements; the setup records hold the seconds each file took
+        return [re.sub(r"\d+\.\d+\)$", "<seconds>)", e["text"]) for e in plan if e["kind"] == "sql"]
+
+    assert statements(small) == statements(large)
+    assert "send 1,000,000 order events" in next(e["text"] for e in large if e["kind"] == "send")
+
+    # Without --json the whole plan goes to stdout, numbered, with the dashboard API calls; exit 0.
+    result = cli("--target", "databricks", "run-all", "--dry-run", "--count", "300")
+    assert result.exit_code == 0, result.stderr
+    printed = [line for line in result.stdout.splitlines() if re.match(r"^\s*\d+\. \[", line)]
+    assert len(printed) == len(small)
+    assert [int(line.split(".")[0]) for line in printed] == list(range(1, len(small) + 1))
+    dashboard_calls = [e["text"] for e in small if e["step"] == "dashboards" and e["kind"] == "api"]
+    assert len(dashboard_calls) == 21  # folder, find + save + publish dashboard, list + 10 queries, list + 5 spaces
+    for text in dashboard_calls:
+        assert text in result.stdout
+    assert "POST /api/2.0/lakeview/dashboards" in result.stdout

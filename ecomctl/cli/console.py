@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections import Counter
 from decimal import Decimal
 from typing import Any, Iterable
 
@@ -109,7 +110,11 @@ class PipelineConsole:
 
     def render_plan(self, plan) -> None:
         """The dry-run plan: numbered entries with their step and kind, statements in full."""
-        self.console.print(f"[bold]dry run[/bold]: {len(plan.entries)} actions, nothing was sent",
+        # The count by kind is the figure to compare between runs (e.g. statements at 300 and at
+        # 1,000,000 events); --json has the same entries in its "plan".
+        kinds = Counter(entry.kind for entry in plan.entries)
+        by_kind = ", ".join(f"{count} {kind}" for kind, count in kinds.items())
+        self.console.print(f"[bold]dry run[/bold]: {len(plan.entries)} actions ({by_kind}), nothing was sent",
                            soft_wrap=True)
         width = len(str(len(plan.entries)))
         for entry in plan.entries:

@@ -339,13 +339,14 @@ def _check_unique(kind: str, titled: list[tuple[str, str]]) -> None:
         seen[title] = file
 
 
-def publish_databricks(pipeline, step: StepResult, api: DashboardApi) -> None:
+def publish_databricks(pipeline, step: StepResult, api: DashboardApi, *, warehouse: str | None = None) -> None:
     """Create or update the dashboard (and publish it), the saved queries and the Genie spaces.
 
-    Uses pipeline.settings, pipeline.sql_root and pipeline.warehouse.names only.
+    Uses pipeline.settings, pipeline.sql_root and pipeline.warehouse.names only. `warehouse` is the
+    id of the SQL warehouse the pipeline runs on; without it, the one the settings name.
     """
     settings = pipeline.settings
-    warehouse = warehouse_id(settings, required=api.connects) or DRY_RUN_WAREHOUSE
+    warehouse = warehouse or warehouse_id(settings, required=api.connects) or DRY_RUN_WAREHOUSE
     publication = build_publication(settings, pipeline.sql_root, pipeline.warehouse.names, warehouse)
     folder = publication.folder
 

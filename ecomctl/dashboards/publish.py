@@ -1,5 +1,9 @@
 """Publishing dashboards on a warehouse without a dashboard service: run every query and
-every Genie example, render the HTML dashboard, and return the key figures."""
+every Genie example, render the HTML dashboard, and return the key figures.
+
+`show_summary` is what the terminal shows after `dashboards` on every target: the key figures and
+the top brands and cities as bar charts. On a warehouse with a dashboard service, `run_summary`
+runs just the queries it needs, after publishing."""
 
 from __future__ import annotations
 
@@ -17,17 +21,10 @@ KPI_QUERY = "total_kpis"
 
 def publish_local(pipeline: "Pipeline", step: StepResult) -> None:
     from ecomctl.dashboards.definitions import load_genie_spaces, load_queries
-    from ecomctl.dashboards.html import Panel, render_html
+    from ecomctl.dashboards.html import render_html
 
     warehouse = pipeline.warehouse
-    queries = load_queries(pipeline.sql_root)
-    panels = []
-    for query in queries:
-        started = time.perf_counter()
-        result = warehouse.query(query.sql, file=_relative(query.file, pipeline.sql_root))
-        panels.append(Panel(query=query, columns=result.columns, rows=result.rows))
-        step.objects.append(ObjectResult(f"query {query.name}", "run", len(result.rows),
-                                         time.perf_counter() - started))
+    panels = _run_queries(pipeline, step, load_queries(pipeline.sql_root))
 
     examples = 0
     for space in load_genie_spaces(pipeline.sql_root):
@@ -47,17 +44,13 @@ def publish_local(pipeline: "Pipeline", step: StepResult) -> None:
         pipeline.plan.add("write", f"{out_dir / 'index.html'}: the HTML dashboard of the ten queries")
         step.details.update(queries=len(panels), genie_examples=examples)
         return
-    kpis = _key_figures(panels)
+    kpis = show_summary(step, panels, pipeline.sql_root)
     html = render_html(panels, title="ecomctl: e-commerce dashboard", generated_at=utc_now(), kpis=kpis)
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / "index.html"
     path.write_text(html, encoding="utf-8")
     step.objects.append(ObjectResult(str(path), "write", len(panels), 0.0))
-    step.details.update(dashboard=str(path), queries=len(panels), genie_examples=examples,
-                        key_figures=dict(kpis))
-    step.tables["key figures"] = (["figure", "value"], [list(k) for k in kpis])
-    for title, query, label in TERMINAL_CHARTS:
-        _top_rows(step, panels, title, query, label, pipeline.sql_root)
+    step.details.update(dashboard=str(path), queries=len(panels), genie_examples=examples)
 
 
 # The terminal's bar charts: (title, dashboard query, label column); bars show net revenue.
@@ -66,6 +59,47 @@ TERMINAL_CHARTS = [
     ("top cities by net revenue", "revenue_by_location", "location"),
 ]
 TOP_ROWS = 5
+# The dashboard queries the summary reads: the key figures, then one per bar chart.
+SUMMARY_QUERIES = (KPI_QUERY, *(query for _, query, _ in TERMINAL_CHARTS))
+
+
+def run_summary(pipeline: "Pipeline", step: StepResult) -> None:
+    """Run the key-figure and chart queries on the warehouse (three small aggregates over gold and
+    silver) and show them as `dashboards` does locally. In a dry run the queries are only recorded
+    in the plan and there is nothing to show."""
+    from ecomctl.dashboards.definitions import load_queries
+
+    queries = [q for q in load_queries(pipeline.sql_root) if q.name in SUMMARY_QUERIES]
+    missing = [name for name in SUMMARY_QUERIES if name not in {q.name for q in queries}]
+    if missing:
+        raise EcomctlError(f"dashboard query {missing[0]} is missing from sql/dashboards/queries")
+    panels = _run_queries(pipeline, step, queries)
+    if pipeline.plan is None:
+        show_summary(step, panels, pipeline.sql_root)
+
+
+def show_summary(step: StepResult, panels, sql_root) -> list[tuple[str, str]]:
+    """Put the key figures (details and a table) and the top-rows bar charts on the step; returns
+    the key figures as (label, formatted value)."""
+    kpis = _key_figures(panels)
+    step.details["key_figures"] = dict(kpis)
+    step.tables["key figures"] = (["figure", "value"], [list(k) for k in kpis])
+    for title, query, label in TERMINAL_CHARTS:
+        _top_rows(step, panels, title, query, label, sql_root)
+    return kpis
+
+
+def _run_queries(pipeline: "Pipeline", step: StepResult, queries) -> list:
+    from ecomctl.dashboards.html import Panel
+
+    panels = []
+    for query in queries:
+        started = time.perf_counter()
+        result = pipeline.warehouse.query(query.sql, file=_relative(query.file, pipeline.sql_root))
+        panels.append(Panel(query=query, columns=result.columns, rows=result.rows))
+        step.objects.append(ObjectResult(f"query {query.name}", "run", len(result.rows),
+                                         time.perf_counter() - started))
+    return panels
 
 
 def _top_rows(step: StepResult, panels, title: str, query: str, label: str, sql_root) -> None:

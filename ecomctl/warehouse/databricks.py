@@ -418,6 +418,12 @@ class DatabricksWarehouse(Warehouse):
         """The databricks-sdk WorkspaceClient built from the same Config as the SQL connection."""
         return self.session.workspace_client
 
+    @property
+    def warehouse_id(self) -> str | None:
+        """The id of the SQL warehouse the statements run on (None in a dry run without settings)."""
+        access = getattr(self.session, "access", None)
+        return access.warehouse_id if access is not None and access.warehouse_id else None
+
     # -- running statements ------------------------------------------------------------------------
     def run_statement(self, text: str, file: str = "<inline>", index: int = 1,
                       line: int = 1) -> StatementResult:
@@ -627,10 +633,19 @@ def _first_line(exc: BaseException) -> str:
 _logging_quieted = False
 
 
+def _drop_host_metadata_warning(record: logging.LogRecord) -> bool:
+    """Config() probes {host}/.well-known/databricks-config and, on workspaces without it, logs a
+    warning that it falls back to the configuration it was given, which is what ecomctl wants."""
+    return not str(record.msg).startswith("Failed to automatically resolve config from host metadata")
+
+
 def _quiet_library_logging() -> None:
     """The SDK and the connector log warnings (host metadata, pyarrow) that are not ours to print;
-    failures reach the user as our own one-line errors instead."""
+    failures reach the user as our own one-line errors instead. The NullHandler keeps Python's
+    last-resort handler from printing them to stderr when nothing configured logging; the filter
+    drops the host-metadata warning even where something did (pytest, an embedding program)."""
     global _logging_quieted
     if not _logging_quieted:
         logging.getLogger("databricks").addHandler(logging.NullHandler())
+        logging.getLogger("databricks.sdk").addFilter(_drop_host_metadata_warning)
         _logging_quieted = True
