@@ -128,7 +128,7 @@ class Pipeline:
             recovered = load()  # files a crashed run wrote but did not load
             summary = ingest_partitions(
                 self.transport,
-                lambda: read_checkpoints(self.warehouse, source),
+                lambda *scope: read_checkpoints(self.warehouse, source, *scope),
                 land_and_load, self.settings.ingest_batch,
                 on_progress=lambda done, total: self.reporter.progress("ingest", done, total))
             step.objects.append(ObjectResult(

@@ -39,6 +39,12 @@ def test_checkpoint_is_the_last_landed_sequence_number(pipeline):
     expected = {pid: pipeline.transport.partition_state(pid).last_sequence_number
                 for pid in pipeline.transport.partition_ids()}
     assert _checkpoints(pipeline) == {pid: seq for pid, seq in expected.items() if seq >= 0}
+    # The per-batch check reads one partition above a sequence number; nothing above the end.
+    from ecomctl.ingest import read_checkpoints
+
+    source = pipeline.transport.source
+    assert read_checkpoints(pipeline.warehouse, source, "0", 0) == {"0": expected["0"]}
+    assert read_checkpoints(pipeline.warehouse, source, "0", expected["0"]) == {}
     # Nothing new: a second ingest reads nothing and lands nothing.
     again = pipeline.ingest()
     assert again.details["received"] == 0 and again.details["landed"] == 0
@@ -111,3 +117,30 @@ def test_expired_events_are_counted_and_reported(pipeline):
     assert step.details["received"] == 10
     assert any("50 events expired" in m for m in messages)
     assert _recon(pipeline)["valid_orders"] == 10
+
+
+def test_landing_lines_are_the_json_of_each_raw_events_row():
+    """The fast line builder writes exactly what json.dumps of the row would, for awkward bodies too."""
+    import json
+
+    from ecomctl.events.transport import ReceivedEvent
+    from ecomctl.ingest import landing_lines
+
+    moment = datetime(2026, 11, 1, 12, 30, 5, 123456, tzinfo=timezone(timedelta(hours=2)))
+    bodies = [b'{"a":"quote \\" and \\\\ backslash"}', "caf\u00e9 \u2028 \U0001f600".encode("utf-8"),
+              b"\x00\x1f tab\t newline\n", b"\xff\xfe not utf-8", b""]
+    events = [ReceivedEvent("3", 7 + i, str(100 * i), moment + timedelta(seconds=i % 2),
+                            None if i == 0 else f"C10{i}\"", body) for i, body in enumerate(bodies)]
+    lines = landing_lines("local/or\"ders", "file.json", events)
+    assert len(lines) == len(events) and all(line.endswith("}\n") for line in lines)
+    landed_at = json.loads(lines[0])["landed_at"]
+    for line, event in zip(lines, events):
+        expected = json.dumps({
+            "source": "local/or\"ders", "partition_id": "3", "sequence_number": event.sequence_number,
+            "offset": event.offset,
+            "enqueued_time": event.enqueued_time.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+            "partition_key": event.partition_key,
+            "body": event.body.decode("utf-8", errors="replace"),
+            "landing_file": "file.json", "landed_at": landed_at,
+        }, ensure_ascii=False, separators=(",", ":"))
+        assert line == expected + "\n"
