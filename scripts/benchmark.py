@@ -53,6 +53,7 @@ import duckdb
 plan = json.load(open(sys.argv[1]))
 con = duckdb.connect(":memory:")
 con.execute("SET TimeZone = 'UTC'")
+con.execute("SET enable_progress_bar = false")  # it prints to stdout, where the counts go
 con.execute("SET memory_limit = '%s'" % plan["memory_limit"])
 con.execute("SET preserve_insertion_order = false")
 con.execute("SET temp_directory = '%s'" % (plan["database"] + ".tmp"))

@@ -72,6 +72,9 @@ class DuckDBWarehouse(Warehouse):
         try:
             con = duckdb.connect(":memory:")
             con.execute("SET TimeZone = 'UTC'")  # Databricks TIMESTAMPs are UTC instants
+            # DuckDB draws its own progress bar on stdout for statements over 2 s, which would
+            # break --json (stdout is the report); the reporter shows progress instead.
+            con.execute("SET enable_progress_bar = false")
             con.execute(f"SET memory_limit = {_literal(self.memory_limit)}")
             con.execute("SET preserve_insertion_order = false")  # less memory; SQL order is by ORDER BY
             con.execute(f"SET temp_directory = {_literal(str(self.path) + '.tmp')}")
