@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from json.encoder import encode_basestring  # type: ignore[attr-defined]
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Sequence
+from typing import TYPE_CHECKING, Callable, Iterator, Sequence
 
 from ecomctl.errors import EcomctlError
 from ecomctl.events.transport import PartitionState, ReceivedEvent, Transport
@@ -103,12 +103,13 @@ def write_landing_file(directory: Path, source: str, partition_id: str,
     return directory / name
 
 
-def landing_lines(source: str, name: str, events: Sequence[ReceivedEvent]) -> list[str]:
+def landing_lines(source: str, name: str, events: Sequence[ReceivedEvent]) -> Iterator[str]:
     """One JSON object per event and line: the raw_events row of the event, landing file included.
 
     Built from pre-encoded fragments with the C string encoder: a json.dumps of a dict per event
     and a strftime per event were half of ingest's Python time. The text is the same as
-    json.dumps(row, ensure_ascii=False, separators=(",", ":")) of the row dict.
+    json.dumps(row, ensure_ascii=False, separators=(",", ":")) of the row dict. Lines are
+    yielded, not collected, so a batch is not held twice in memory (events and text).
     """
     quote = encode_basestring  # the C encoder json uses for ensure_ascii=False
     landed_at = quote(datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ"))
@@ -116,7 +117,7 @@ def landing_lines(source: str, name: str, events: Sequence[ReceivedEvent]) -> li
     tail = f',"landing_file":{quote(name)},"landed_at":{landed_at}}}\n'
     times: dict[datetime, str] = {}  # a batch shares a few enqueued times: format each once
     keys: dict[str | None, str] = {None: "null"}
-    lines = []
+    partitions: dict[str, str] = {}
     for event in events:
         enqueued = times.get(event.enqueued_time)
         if enqueued is None:
@@ -128,10 +129,12 @@ def landing_lines(source: str, name: str, events: Sequence[ReceivedEvent]) -> li
         # Bodies that are not UTF-8 keep a visible trace (U+FFFD) and are rejected as JSON
         # only if they stop parsing; the raw bytes are not representable in a JSON line.
         body = quote(event.body.decode("utf-8", errors="replace"))
-        lines.append(f'{head}{quote(event.partition_id)},"sequence_number":{int(event.sequence_number)},'
-                     f'"offset":{quote(event.offset)},"enqueued_time":{enqueued},'
-                     f'"partition_key":{key},"body":{body}{tail}')
-    return lines
+        partition = partitions.get(event.partition_id)
+        if partition is None:
+            partition = partitions[event.partition_id] = quote(event.partition_id)
+        yield (f'{head}{partition},"sequence_number":{int(event.sequence_number)},'
+               f'"offset":{quote(event.offset)},"enqueued_time":{enqueued},'
+               f'"partition_key":{key},"body":{body}{tail}')
 
 
 def ingest_partitions(transport: Transport, checkpoints: Callable[..., dict[str, int]],

@@ -165,6 +165,12 @@ def floor_plan(home: Path, database: Path, memory_limit: str) -> dict:
             "landing_glob": str(home / "landing" / "*.json")}
 
 
+def _default_memory_limit() -> str:
+    from ecomctl.config import SETTINGS
+
+    return next(str(s.default) for s in SETTINGS if s.name == "duckdb_memory_limit")
+
+
 def step_rows(report_json: str) -> dict[str, int]:
     report = json.loads(report_json)
     return {obj["object"]: obj["rows"] for step in report["steps"] for obj in step["objects"]
@@ -210,7 +216,7 @@ def benchmark(args: argparse.Namespace) -> tuple[list[Row], list[str]]:
 
     say("bare DuckDB floor ...")
     plan_path = workdir / "floor-plan.json"
-    plan = floor_plan(steps_home, workdir / "floor.duckdb", args.memory_limit)
+    plan = floor_plan(steps_home, workdir / "floor.duckdb", args.memory_limit or _default_memory_limit())
     plan_path.write_text(json.dumps(plan))
     floor = runner.run([args.python, "-c", _FLOOR_RUNNER, str(plan_path)])
     floor_counts = json.loads(floor.stdout)
@@ -292,8 +298,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="events for the run-all whose peak memory is compared with --count's")
     parser.add_argument("--help-runs", type=int, default=5, help="runs of `ecomctl --help`")
     parser.add_argument("--python", default=sys.executable, help="Python with ecomctl installed")
-    parser.add_argument("--memory-limit", default="1GB", help="DuckDB memory_limit of the floor "
-                        "(ecomctl's default ECOMCTL_DUCKDB_MEMORY_LIMIT)")
+    parser.add_argument("--memory-limit", help="DuckDB memory_limit of the floor "
+                        "(default: ecomctl's default ECOMCTL_DUCKDB_MEMORY_LIMIT)")
     parser.add_argument("--out", type=Path, default=REPO / "docs" / "benchmark.md")
     parser.add_argument("--workdir", help="folder for the homes (default: a new temporary folder)")
     parser.add_argument("--keep", action="store_true", help="keep the homes afterwards")

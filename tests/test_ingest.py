@@ -131,7 +131,7 @@ def test_landing_lines_are_the_json_of_each_raw_events_row():
               b"\x00\x1f tab\t newline\n", b"\xff\xfe not utf-8", b""]
     events = [ReceivedEvent("3", 7 + i, str(100 * i), moment + timedelta(seconds=i % 2),
                             None if i == 0 else f"C10{i}\"", body) for i, body in enumerate(bodies)]
-    lines = landing_lines("local/or\"ders", "file.json", events)
+    lines = list(landing_lines("local/or\"ders", "file.json", events))
     assert len(lines) == len(events) and all(line.endswith("}\n") for line in lines)
     landed_at = json.loads(lines[0])["landed_at"]
     for line, event in zip(lines, events):
