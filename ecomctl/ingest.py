@@ -126,15 +126,22 @@ def landing_lines(source: str, name: str, events: Sequence[ReceivedEvent]) -> It
         key = keys.get(event.partition_key)
         if key is None:
             key = keys[event.partition_key] = quote(event.partition_key)
-        # Bodies that are not UTF-8 keep a visible trace (U+FFFD) and are rejected as JSON
-        # only if they stop parsing; the raw bytes are not representable in a JSON line.
-        body = quote(event.body.decode("utf-8", errors="replace"))
+        body = landing_body_members(event.body)
         partition = partitions.get(event.partition_id)
         if partition is None:
             partition = partitions[event.partition_id] = quote(event.partition_id)
         yield (f'{head}{partition},"sequence_number":{int(event.sequence_number)},'
                f'"offset":{quote(event.offset)},"enqueued_time":{enqueued},'
-               f'"partition_key":{key},"body":{body}{tail}')
+               f'"partition_key":{key},{body}{tail}')
+
+
+def landing_body_members(body: bytes) -> str:
+    """The body member of a landing line, as JSON text: `"body":"..."`.
+
+    Bodies that are not UTF-8 keep a visible trace (U+FFFD) and are rejected as JSON only if
+    they stop parsing; the raw bytes are not representable in a JSON line.
+    """
+    return '"body":' + encode_basestring(body.decode("utf-8", errors="replace"))
 
 
 def ingest_partitions(transport: Transport, checkpoints: Callable[..., dict[str, int]],

@@ -168,7 +168,7 @@ def floor_plan(home: Path, database: Path, memory_limit: str) -> dict:
 def _default_memory_limit() -> str:
     from ecomctl.config import SETTINGS
 
-    return next(str(s.default) for s in SETTINGS if s.name == "duckdb_memory_limit")
+    return next(str(s.default) for s in SETTINGS if s.attr == "duckdb_memory_limit")
 
 
 def step_rows(report_json: str) -> dict[str, int]:
