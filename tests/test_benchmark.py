@@ -26,7 +26,7 @@ def test_benchmark_writes_every_measure_and_keeps_the_notes(tmp_path):
     assert "stale table" not in text
     for measure in ("`ecomctl --help`", "`generate --count 300`", "`ingest` 300 events",
                     "bare DuckDB floor", "vs the floor", "`run-all --count 300`",
-                    "`run-all --count 300` peak RSS", "peak RSS, `run-all` 100 → 300 events"):
+                    "`run-all --count 300` peak RSS", "peak RSS, `run-all` 100 / 150 / 300 events"):
         assert measure in text, measure
     table = [line for line in text.splitlines() if line.startswith("| ")]
     assert len(table) == 10  # header + 9 measures
