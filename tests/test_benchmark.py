@@ -18,7 +18,7 @@ def test_benchmark_writes_every_measure_and_keeps_the_notes(tmp_path):
     out.write_text("# Benchmark\n\nintro\n\n<!-- benchmark:start -->\nstale table\n<!-- benchmark:end -->\n\n"
                    "## Notes\nkept\n")
     proc = subprocess.run([sys.executable, str(SCRIPT), "--count", "300", "--small-count", "100",
-                           "--help-runs", "1", "--out", str(out), "--quiet"],
+                           "--help-runs", "1", "--repeat", "2", "--out", str(out), "--quiet"],
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
     text = out.read_text()
