@@ -69,7 +69,7 @@ SETTINGS: tuple[Setting, ...] = (
     # -- local target ----------------------------------------------------
     Setting("partitions", "ECOMCTL_PARTITIONS", 4, "Partitions of the embedded event log (fixed when the log is created).", "local", "int"),
     Setting("retention_days", "ECOMCTL_RETENTION_DAYS", 7, "Days the embedded event log keeps events before they expire (0 keeps them forever).", "local", "int"),
-    Setting("duckdb_memory_limit", "ECOMCTL_DUCKDB_MEMORY_LIMIT", "1GB", "DuckDB memory limit for the local warehouse.", "local"),
+    Setting("duckdb_memory_limit", "ECOMCTL_DUCKDB_MEMORY_LIMIT", "600MB", "DuckDB memory limit for the local warehouse; a run peaks at about this plus 200 MB.", "local"),
     # -- Azure Event Hubs --------------------------------------------------
     Setting("eventhub_name", "EVENTHUB_NAME", "orders", "Event hub name (the embedded log uses it too).", "eventhubs", "hub"),
     Setting("eventhub_connection_string", "EVENTHUB_CONNECTION_STRING", "", "Event Hubs connection string (secret).", "eventhubs", "secret", "Endpoint=sb://<namespace>.servicebus.windows.net/;SharedAccessKeyName=<name>;SharedAccessKey=<key>"),

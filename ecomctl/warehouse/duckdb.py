@@ -41,7 +41,7 @@ class DuckDBWarehouse(Warehouse):
     name = "duckdb"
 
     def __init__(self, path: Path, names: Names, *, volumes_root: Path,
-                 memory_limit: str = "1GB", threads: int | None = None) -> None:
+                 memory_limit: str = "600MB", threads: int | None = None) -> None:
         super().__init__(names)
         self.check_catalog(names.catalog)
         self.path = Path(path)
