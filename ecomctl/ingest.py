@@ -144,16 +144,20 @@ def landing_body_members(body: bytes) -> str:
     return '"body":' + encode_basestring(body.decode("utf-8", errors="replace"))
 
 
-def ingest_partitions(transport: Transport, checkpoints: Callable[..., dict[str, int]],
+def ingest_partitions(transport: Transport, checkpoints: Callable[[], dict[str, int]],
                       land_and_load: Callable[[str, Sequence[ReceivedEvent]], int],
                       batch_size: int,
-                      on_progress: Callable[[int, int], None] | None = None) -> IngestSummary:
+                      on_progress: Callable[[int, int], None] | None = None,
+                      partition_checkpoints: Callable[[str, int], dict[str, int]] | None = None,
+                      ) -> IngestSummary:
     """Drain every partition up to the end it had when ingest started.
 
     Each batch is landed and loaded before the next read, which starts after
     the checkpoint derived from raw_events. `checkpoints()` gives every partition's;
-    `checkpoints(partition_id, after)` that partition's, reading only rows above `after`.
+    `partition_checkpoints(partition_id, after)`, when given, that partition's from the
+    rows above `after` only, which is what the check after each batch needs.
     """
+    after_batch = partition_checkpoints or (lambda partition_id, after: checkpoints())
     summary = IngestSummary()
     start = checkpoints()
     plans: list[PartitionIngest] = []
@@ -179,7 +183,7 @@ def ingest_partitions(transport: Transport, checkpoints: Callable[..., dict[str,
             done += len(events)
             if on_progress:
                 on_progress(done, total)
-            position = checkpoints(plan.partition_id, position).get(plan.partition_id, position)
+            position = after_batch(plan.partition_id, position).get(plan.partition_id, position)
             if position < events[-1].sequence_number:
                 raise EcomctlError(
                     f"partition {plan.partition_id}: events up to sequence number "

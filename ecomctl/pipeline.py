@@ -128,9 +128,11 @@ class Pipeline:
             recovered = load()  # files a crashed run wrote but did not load
             summary = ingest_partitions(
                 self.transport,
-                lambda *scope: read_checkpoints(self.warehouse, source, *scope),
+                lambda: read_checkpoints(self.warehouse, source),
                 land_and_load, self.settings.ingest_batch,
-                on_progress=lambda done, total: self.reporter.progress("ingest", done, total))
+                on_progress=lambda done, total: self.reporter.progress("ingest", done, total),
+                partition_checkpoints=lambda pid, after: read_checkpoints(self.warehouse, source,
+                                                                          pid, after))
             step.objects.append(ObjectResult(
                 self.fqn("bronze", "raw_events"), "copy into",
                 summary.landed_rows + recovered, time.perf_counter() - started))

@@ -144,3 +144,35 @@ def test_landing_lines_are_the_json_of_each_raw_events_row():
             "landing_file": "file.json", "landed_at": landed_at,
         }, ensure_ascii=False, separators=(",", ":"))
         assert line == expected + "\n"
+
+
+def test_the_drain_loop_works_with_or_without_the_per_partition_check(home):
+    """ingest_partitions re-derives the checkpoint after each batch: from the partition's rows
+    above the old checkpoint when given partition_checkpoints, else from every partition."""
+    from ecomctl.ingest import ingest_partitions, read_checkpoints
+
+    for scoped in (False, True):
+        settings = Settings.load({"home": home / str(scoped)}, environ={})
+        with Pipeline(settings) as p:
+            p.setup()
+            p.generate(60, seed=9, as_of=AS_OF)
+            source = p.transport.source
+            load_files = [f for f in load_step("bronze") if f.name.startswith("bronze/00_")]
+            calls = []
+
+            def land_and_load(partition_id, events):
+                write_landing_file(settings.landing_dir, source, partition_id, events)
+                return sum(r.rows or 0 for f in load_files for r in p.warehouse.run_file(f))
+
+            def per_partition(partition_id, after):
+                calls.append((partition_id, after))
+                return read_checkpoints(p.warehouse, source, partition_id, after)
+
+            summary = ingest_partitions(p.transport, lambda: read_checkpoints(p.warehouse, source),
+                                        land_and_load, 7,
+                                        partition_checkpoints=per_partition if scoped else None)
+            assert summary.received == summary.landed_rows == 60
+            assert _checkpoints(p) == {pid: p.transport.partition_state(pid).last_sequence_number
+                                       for pid in p.transport.partition_ids()
+                                       if p.transport.partition_state(pid).last_sequence_number >= 0}
+            assert (len(calls) == summary.files) if scoped else not calls
