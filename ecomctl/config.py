@@ -70,7 +70,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("partitions", "ECOMCTL_PARTITIONS", 4, "Partitions of the embedded event log (fixed when the log is created).", "local", "int"),
     Setting("retention_days", "ECOMCTL_RETENTION_DAYS", 7, "Days the embedded event log keeps events before they expire (0 keeps them forever).", "local", "int"),
     Setting("lock_wait", "ECOMCTL_LOCK_WAIT", 300, "Seconds a command waits for another ecomctl process to finish with the local warehouse before it gives up (0: give up at once).", "local", "int"),
-    Setting("duckdb_memory_limit", "ECOMCTL_DUCKDB_MEMORY_LIMIT", "1GB", "DuckDB memory limit for the local warehouse.", "local"),
+    Setting("duckdb_memory_limit", "ECOMCTL_DUCKDB_MEMORY_LIMIT", "600MB", "DuckDB memory limit for the local warehouse; a run peaks at about this plus 200 MB.", "local"),
     # -- Azure Event Hubs --------------------------------------------------
     Setting("eventhub_name", "EVENTHUB_NAME", "orders", "Event hub name (the embedded log uses it too).", "eventhubs", "hub"),
     Setting("eventhub_connection_string", "EVENTHUB_CONNECTION_STRING", "", "Event Hubs connection string (secret).", "eventhubs", "secret", "Endpoint=sb://<namespace>.servicebus.windows.net/;SharedAccessKeyName=<name>;SharedAccessKey=<key>"),

@@ -245,7 +245,9 @@ class Pipeline:
                 self.transport,
                 lambda: read_checkpoints(self.warehouse, source),
                 land_and_load, self.settings.ingest_batch,
-                on_progress=lambda done, total: self.reporter.progress("ingest", done, total))
+                on_progress=lambda done, total: self.reporter.progress("ingest", done, total),
+                partition_checkpoints=lambda pid, after: read_checkpoints(self.warehouse, source,
+                                                                          pid, after))
             step.objects.append(ObjectResult(
                 self.fqn("bronze", "raw_events"), "copy into",
                 summary.landed_rows + recovered, time.perf_counter() - started))

@@ -281,3 +281,10 @@ def test_insert_and_merge_report_rows(warehouse):
     assert [r.statement for r in results] == [1, 2, 3, 4, 5]
     assert warehouse.query("SELECT a FROM ${catalog}.${silver}.t ORDER BY id").rows == [
         ("x",), ("z",), ("w",)]
+
+
+def test_no_duckdb_progress_bar_on_stdout(warehouse):
+    """DuckDB's own bar goes to stdout, which is the JSON report under --json."""
+    (enabled,) = warehouse.connection.execute(
+        "SELECT current_setting('enable_progress_bar')").fetchone()
+    assert enabled is False

@@ -42,7 +42,7 @@ class DuckDBWarehouse(Warehouse):
     name = "duckdb"
 
     def __init__(self, path: Path, names: Names, *, volumes_root: Path,
-                 memory_limit: str = "1GB", threads: int | None = None) -> None:
+                 memory_limit: str = "600MB", threads: int | None = None) -> None:
         super().__init__(names)
         self.check_catalog(names.catalog)
         self.path = Path(path)
@@ -73,6 +73,9 @@ class DuckDBWarehouse(Warehouse):
         try:
             con = duckdb.connect(":memory:")
             con.execute("SET TimeZone = 'UTC'")  # Databricks TIMESTAMPs are UTC instants
+            # DuckDB draws its own progress bar on stdout for statements over 2 s, which would
+            # break --json (stdout is the report); the reporter shows progress instead.
+            con.execute("SET enable_progress_bar = false")
             con.execute(f"SET memory_limit = {_literal(self.memory_limit)}")
             con.execute("SET preserve_insertion_order = false")  # less memory; SQL order is by ORDER BY
             con.execute(f"SET temp_directory = {_literal(str(self.path) + '.tmp')}")
