@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, Sequence
 
 from ecomctl.config import Settings
-from ecomctl.errors import EcomctlError, UsageError
+from ecomctl.errors import EcomctlError, ReconciliationError, UsageError
 from ecomctl.faults import fault_point
 from ecomctl.results import NullReporter, ObjectResult, Reporter, StepResult, utc_now
 from ecomctl.targets import (check_settings, has_state, kafka_ingest_names, make_dry_run_transport,
@@ -363,9 +363,10 @@ class Pipeline:
     def check_reconciliation(self, r: dict[str, Any] | None) -> None:
         """A reconciliation that does not add up is an error: something was lost or counted twice."""
         if r is not None and not r["balanced"]:
-            raise EcomctlError("reconciliation failed: " + "; ".join(r["problems"]),
-                               hint="bronze no longer adds up; run `ecomctl ingest` to rebuild it, "
-                                    "and report a bug if it persists")
+            raise ReconciliationError(
+                "reconciliation failed: " + "; ".join(r["problems"]), r,
+                hint="bronze no longer adds up; run `ecomctl ingest` to rebuild it, "
+                     "and report a bug if it persists")
 
     def bronze_reconciliation(self) -> dict[str, Any] | None:
         """The all-time balance of bronze, or None before bronze was first built (status)."""

@@ -121,6 +121,8 @@ def run_command(ctx: typer.Context, command: str,
             else:
                 message = f"unexpected {type(exc).__name__}: {exc}"
             report.steps = list(console.finished)
+            # The counts that do not add up belong in the report that says they do not.
+            report.reconciliation = getattr(exc, "reconciliation", None)
             report.ok, report.error = False, errors.scrub(message)
             if options.debug:
                 _print_traceback(errors.scrub)
