@@ -24,8 +24,21 @@ def tamper(home: Path, *statements: str) -> None:
         con.close()
 
 
-def error_lines(result) -> list[str]:
-    return [line for line in result.stderr.splitlines() if line.strip()]
+def failed_status_line(cli) -> str:
+    """`status` exits 1 with one line (no traceback) saying the reconciliation failed."""
+    result = cli("status")
+    assert result.exit_code == 1
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, lines
+    assert "reconciliation failed" in lines[0] and "Traceback" not in result.output
+    return lines[0]
+
+
+def assert_ingest_repairs(cli) -> None:
+    """The hint is true: ingest rebuilds bronze from raw_events and it adds up again."""
+    repaired = cli("ingest")
+    assert repaired.exit_code == 0, repaired.output
+    assert cli("status").exit_code == 0
 
 
 @pytest.fixture
@@ -46,14 +59,8 @@ def test_a_clean_run_adds_up_in_status(cli, ran):
 def test_orders_deleted_from_bronze_fail_status_with_one_line(cli, home, ran):
     tamper(home, "DELETE FROM bronze.orders WHERE order_id IN "
                  "(SELECT order_id FROM bronze.orders ORDER BY order_id LIMIT 3)")
-    result = cli("status")
-    assert result.exit_code == 1
-    lines = error_lines(result)
-    assert len(lines) == 1, lines
-    assert "reconciliation failed" in lines[0]
-    # names the table and both numbers that disagree
-    assert "bronze.orders has 57" in lines[0] and "60 orders" in lines[0]
-    assert "Traceback" not in result.output
+    line = failed_status_line(cli)
+    assert "bronze.orders has 57" in line and "60 orders" in line  # the table and both numbers
 
     report = json.loads(cli("--json", "status").stdout)
     assert report["ok"] is False and report["reconciliation"]["balanced"] is False
@@ -61,10 +68,7 @@ def test_orders_deleted_from_bronze_fail_status_with_one_line(cli, home, ran):
     validate(report)  # the counts that do not add up are in the report, as documented
     assert any("bronze.orders has 57" in p for p in report["reconciliation"]["problems"])
 
-    # The hint is true: ingest rebuilds bronze from raw_events and it adds up again.
-    repaired = cli("ingest")
-    assert repaired.exit_code == 0, repaired.output
-    assert cli("status").exit_code == 0
+    assert_ingest_repairs(cli)
 
 
 def test_a_bogus_rejected_event_fails_status_naming_the_partition(cli, home, ran):
@@ -72,13 +76,6 @@ def test_a_bogus_rejected_event_fails_status_naming_the_partition(cli, home, ran
            "INSERT INTO bronze.rejected_events (source, partition_id, sequence_number, "
            "body, reason) SELECT source, partition_id, sequence_number + 1000000, 'not json', "
            "'not JSON' FROM bronze.raw_events ORDER BY partition_id, sequence_number LIMIT 1")
-    result = cli("status")
-    assert result.exit_code == 1
-    lines = error_lines(result)
-    assert len(lines) == 1, lines
-    assert "reconciliation failed" in lines[0]
-    assert "rejected 1 " in lines[0] and "partition " in lines[0]
-
-    repaired = cli("ingest")
-    assert repaired.exit_code == 0, repaired.output
-    assert cli("status").exit_code == 0
+    line = failed_status_line(cli)
+    assert "rejected 1 " in line and "partition " in line
+    assert_ingest_repairs(cli)
