@@ -406,6 +406,6 @@ def _since(started: float) -> float:
 
 
 def _relative(path, root) -> str:
-    from ecomctl.dashboards.lakeview import _relative as relative
+    from ecomctl.warehouse.sqlfiles import relative_name
 
-    return relative(path, root)
+    return relative_name(path, root)
