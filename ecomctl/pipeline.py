@@ -188,6 +188,13 @@ class Pipeline:
         from ecomctl.sendfile import send_lines
 
         with self._step("send") as step:
+            if self.plan is not None:
+                # Neither the file nor standard input is read: nothing would be sent.
+                name = name or ("<stdin>" if str(source) == "-" else str(source))
+                self.transport.plan_send_lines(name)
+                step.details.update(file=name, lines=0, events=0, empty_lines_skipped=0, batches=0,
+                                    bytes=0, events_per_second=0)
+                return step
             sent, lines = send_lines(self.transport, source, name,
                                      on_progress=lambda n, total: self.reporter.progress("send", n, total))
             step.objects.append(ObjectResult(self.transport.source, "send", sent.events, sent.seconds))
