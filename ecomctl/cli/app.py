@@ -131,6 +131,13 @@ def run_command(ctx: typer.Context, command: str,
     _finish(options, report, settings, errors, started, exit_code)
 
 
+def show_reconciliation(pipeline, console, reconciliation: dict | None) -> None:
+    """Print the reconciliation (when there is one), then fail the command if it does not add up."""
+    if reconciliation is not None:
+        console.render_reconciliation(reconciliation)
+    pipeline.check_reconciliation(reconciliation)
+
+
 def _finish(options: GlobalOptions, report, settings, errors, started, exit_code: int) -> None:
     """Write the run report (scrubbed) to runs/, stdout (--json) and the GitHub summary; exit."""
     from ecomctl.results import utc_now
