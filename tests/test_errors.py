@@ -149,9 +149,11 @@ SECRETS = {
     **_SETTING_SECRETS,
     # secrets the cloud SDKs read themselves, not ecomctl settings
     "AZURE_CLIENT_SECRET": "FAKEazureCLIENTsecret~doNotLeak",
+    "DATABRICKS_CLIENT_SECRET": "doseFAKEdatabricksCLIENTsecretDoNotLeak",
     "HTTPS_PROXY": "http://proxyuser:FAKEproxyPASSWORDdoNotLeak@proxy.invalid:3128",
 }
-NEEDLES = _SETTING_NEEDLES + ["FAKEazureCLIENTsecret~doNotLeak", "FAKEproxyPASSWORDdoNotLeak"]
+NEEDLES = _SETTING_NEEDLES + ["FAKEazureCLIENTsecret~doNotLeak", "doseFAKEdatabricksCLIENTsecretDoNotLeak",
+                              "FAKEproxyPASSWORDdoNotLeak"]
 
 
 def test_every_secret_setting_has_a_fake_value_in_the_scan():
@@ -201,7 +203,8 @@ def test_no_secret_in_any_output_log_report_or_file(tmp_path):
     printed.append(bad_setting.stdout + bad_setting.stderr)
     # --dry-run on every command, on both targets; the databricks target's plan and its failures
     for target in ("local", "databricks"):
-        for args in DRY_RUN_COMMANDS + [("ingest", "--mode", "kafka")] * (target == "databricks"):
+        for args in DRY_RUN_COMMANDS + [("send", str(lines))] + \
+                [("ingest", "--mode", "kafka")] * (target == "databricks"):
             for json_flag in ((), ("--json",)):
                 dry = run(home, "--target", target, *json_flag, *args, "--dry-run",
                           env={**env, **DATABRICKS})
@@ -230,3 +233,22 @@ def test_no_secret_in_any_output_log_report_or_file(tmp_path):
         data = needle.encode()
         assert not [i for i, text in enumerate(printed) if data in text], needle
         assert not [str(p) for p, content in written.items() if data in content], needle
+
+
+def test_an_unexpected_error_is_one_line_and_its_traceback_only_with_debug(cli, monkeypatch):
+    """A bug (here: status raising a multi-line RuntimeError) still ends in one line and exit 1."""
+    from ecomctl.pipeline import Pipeline
+
+    def broken(self):
+        raise RuntimeError("first line of the problem\n  LINE 1: SELECT ...\n          ^")
+
+    monkeypatch.setattr(Pipeline, "status", broken)
+    result = cli("status")
+    assert result.exit_code == 1
+    assert _one_error_line(result.stderr) == \
+        f"Error: unexpected RuntimeError: first line of the problem {DEBUG_HINT}"
+    assert [line for line in result.stderr.splitlines() if line.strip()] == \
+        [_one_error_line(result.stderr)]
+    debug = cli("--debug", "status")
+    assert debug.exit_code == 1
+    assert "Traceback (most recent call last)" in debug.stderr and "LINE 1: SELECT" in debug.stderr

@@ -119,7 +119,10 @@ def run_command(ctx: typer.Context, command: str,
 
                 message = describe_os_error(exc)
             else:
-                message = f"unexpected {type(exc).__name__}: {exc}"
+                # A bug: its first line (an engine's message can run to a caret diagram);
+                # --debug shows the rest in the traceback.
+                first = next((line.strip() for line in str(exc).splitlines() if line.strip()), "")
+                message = f"unexpected {type(exc).__name__}: {first}"
             report.steps = list(console.finished)
             # The counts that do not add up belong in the report that says they do not.
             report.reconciliation = getattr(exc, "reconciliation", None)
