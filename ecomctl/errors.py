@@ -44,6 +44,14 @@ class MigrationError(SqlError):
     """A versioned setup file conflicts with the history (edited after it was applied)."""
 
 
+class ReconciliationError(EcomctlError):
+    """Bronze does not add up; carries the reconciliation so the run report can show it."""
+
+    def __init__(self, message: str, reconciliation: dict, *, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.reconciliation = reconciliation
+
+
 class TransportError(EcomctlError):
     """The event transport (embedded log or Event Hubs) failed or is unreachable."""
 

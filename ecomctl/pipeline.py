@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, Sequence
 
 from ecomctl.config import Settings
-from ecomctl.errors import EcomctlError, UsageError
+from ecomctl.errors import EcomctlError, ReconciliationError, UsageError
 from ecomctl.faults import fault_point
 from ecomctl.results import NullReporter, ObjectResult, Reporter, StepResult, utc_now
 from ecomctl.targets import (check_settings, has_state, kafka_ingest_names, make_dry_run_transport,
@@ -188,6 +188,13 @@ class Pipeline:
         from ecomctl.sendfile import send_lines
 
         with self._step("send") as step:
+            if self.plan is not None:
+                # Neither the file nor standard input is read: nothing would be sent.
+                name = name or ("<stdin>" if str(source) == "-" else str(source))
+                self.transport.plan_send_lines(name)
+                step.details.update(file=name, lines=0, events=0, empty_lines_skipped=0, batches=0,
+                                    bytes=0, events_per_second=0)
+                return step
             sent, lines = send_lines(self.transport, source, name,
                                      on_progress=lambda n, total: self.reporter.progress("send", n, total))
             step.objects.append(ObjectResult(self.transport.source, "send", sent.events, sent.seconds))
@@ -365,9 +372,10 @@ class Pipeline:
     def check_reconciliation(self, r: dict[str, Any] | None) -> None:
         """A reconciliation that does not add up is an error: something was lost or counted twice."""
         if r is not None and not r["balanced"]:
-            raise EcomctlError("reconciliation failed: " + "; ".join(r["problems"]),
-                               hint="bronze no longer adds up; run `ecomctl ingest` to rebuild it, "
-                                    "and report a bug if it persists")
+            raise ReconciliationError(
+                "reconciliation failed: " + "; ".join(r["problems"]), r,
+                hint="bronze no longer adds up; run `ecomctl ingest` to rebuild it, "
+                     "and report a bug if it persists")
 
     def bronze_reconciliation(self) -> dict[str, Any] | None:
         """The all-time balance of bronze, or None before bronze was first built (status)."""

@@ -67,6 +67,12 @@ class DryRunTransport:
         self.plan.add("send", f"send {count:,} order events{seeded} to {self.source} in batches of "
                               f"at most {self.max_batch_bytes:,} bytes (partition key customer_id)")
 
+    def plan_send_lines(self, name: str) -> None:
+        self.plan.add("send", f"send each line of {name} as one event body, byte for byte and "
+                              f"unvalidated, to {self.source} in batches of at most "
+                              f"{self.max_batch_bytes:,} bytes (partition key: the line's customer_id "
+                              "when it has one)")
+
     def plan_receive(self, batch: int) -> None:
         self.plan.add("receive", f"read each partition of {self.source} from after its checkpoint "
                                  f"to its end when ingest starts, at most {batch:,} events per read")

@@ -276,8 +276,16 @@ def test_ids_are_stable_between_builds(pipeline):
 def test_warehouse_id_from_the_id_or_the_http_path():
     assert warehouse_id(Settings.load(environ={"DATABRICKS_WAREHOUSE_ID": "w1"})) == "w1"
     assert warehouse_id(Settings.load(environ={"DATABRICKS_HTTP_PATH": "/sql/1.0/warehouses/ab12cd"})) == "ab12cd"
-    with pytest.raises(ConfigError, match="DATABRICKS_HTTP_PATH: .*not a SQL warehouse path"):
+    with pytest.raises(ConfigError, match="DATABRICKS_HTTP_PATH: .*not a SQL warehouse HTTP path"):
         warehouse_id(Settings.load(environ={"DATABRICKS_HTTP_PATH": "/sql/protocolv1/o/1/0123-abc"}))
+    # the same rules as the warehouse the statements run on: one id, letters and digits
+    with pytest.raises(ConfigError, match="DATABRICKS_HTTP_PATH: names warehouse ab12cd, but "
+                                          "DATABRICKS_WAREHOUSE_ID is w1"):
+        warehouse_id(Settings.load(environ={"DATABRICKS_WAREHOUSE_ID": "w1",
+                                            "DATABRICKS_HTTP_PATH": "/sql/1.0/warehouses/ab12cd"}))
+    with pytest.raises(ConfigError, match="DATABRICKS_WAREHOUSE_ID: 'w-1' is not a SQL warehouse id"):
+        warehouse_id(Settings.load(environ={"DATABRICKS_WAREHOUSE_ID": "w-1"}))
+    assert warehouse_id(Settings.load(environ={"DATABRICKS_WAREHOUSE_ID": " w1 "})) == "w1"
     with pytest.raises(ConfigError, match="DATABRICKS_WAREHOUSE_ID: not set"):
         warehouse_id(Settings.load(environ={}))
     assert warehouse_id(Settings.load(environ={}), required=False) is None

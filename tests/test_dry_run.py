@@ -166,6 +166,27 @@ def test_every_command_takes_dry_run(cli, home):
     assert not (home / "warehouse.duckdb").exists()
 
 
+@pytest.mark.parametrize("target", ["local", "databricks"])
+def test_send_dry_run_plans_the_send_and_reads_nothing(cli, home, tmp_path, target):
+    from typer.testing import CliRunner
+
+    from ecomctl.cli.main import app
+
+    lines = tmp_path / "replay.jsonl"
+    lines.write_text('{"customer_id": "C1"}\nnot json\n')
+    result = cli("--target", target, "--json", "send", str(lines), "--dry-run")
+    assert result.exit_code == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert [e["kind"] for e in report["plan"]] == ["send"]
+    assert f"each line of {lines}" in report["plan"][0]["text"]
+    assert report["steps"][0]["details"]["events"] == 0
+    assert not (home / "eventhub.db").exists() and not (home / "warehouse.duckdb").exists()
+    # standard input is left unread
+    stdin = CliRunner().invoke(app, ["--home", str(home), "--target", target, "send", "-", "--dry-run"],
+                               input='{"n": 1}\n')
+    assert stdin.exit_code == 0 and "each line of <stdin>" in stdin.stdout
+
+
 def test_kafka_mode_on_the_local_target_is_a_usage_error(cli):
     result = cli("ingest", "--mode", "kafka")
     assert result.exit_code == 2

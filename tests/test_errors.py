@@ -9,6 +9,7 @@ with EFBIG exactly as they would with ENOSPC), then a re-run that must lose noth
 from __future__ import annotations
 
 import os
+import re
 import resource
 import subprocess
 import sys
@@ -17,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from ecomctl.cli.app import app
+from ecomctl.config import SETTINGS
 from ecomctl.events.generator import generate_messages
 from processes import AS_OF, AS_OF_DT, Expected, assert_exact, clean_env, command, ok, run, wait_for
 
@@ -126,16 +128,48 @@ def test_debug_tracebacks_never_show_local_variables(cli):
 
 # -- secrets -------------------------------------------------------------------------------------
 
+def _fake_secrets() -> tuple[dict[str, str], list[str]]:
+    """A fake value for every secret setting in config.SETTINGS (so a new one cannot be missed),
+    built from the setting's own example with each placeholder replaced by a needle to search for."""
+    env, needles = {}, []
+    for setting in SETTINGS:
+        if setting.kind != "secret":
+            continue
+        needle = f"FAKE{setting.env.replace('_', '')}doNotLeak"
+        value = re.sub(r"<namespace>", "nonexistent-ns", setting.example or "")
+        value = re.sub(r"<name>", "RootManageSharedAccessKey", value)
+        value = re.sub(r"<[^<>]+>|\.\.\.", needle, value)
+        assert needle in value, f"give {setting.env}'s example a <placeholder> for its secret part"
+        env[setting.env], needles = value, needles + [needle]
+    return env, needles
+
+
+_SETTING_SECRETS, _SETTING_NEEDLES = _fake_secrets()
 SECRETS = {
-    "EVENTHUB_CONNECTION_STRING": "Endpoint=sb://fake-ns.servicebus.windows.net/;"
-                                  "SharedAccessKeyName=RootManageSharedAccessKey;"
-                                  "SharedAccessKey=FAKEehKEYdoNotLeak0123456789abcdefABCDEF=",
-    "DATABRICKS_TOKEN": "dapiFAKEdatabricksTOKENdoNotLeak42",
+    **_SETTING_SECRETS,
+    # secrets the cloud SDKs read themselves, not ecomctl settings
     "AZURE_CLIENT_SECRET": "FAKEazureCLIENTsecret~doNotLeak",
+    "DATABRICKS_CLIENT_SECRET": "doseFAKEdatabricksCLIENTsecretDoNotLeak",
     "HTTPS_PROXY": "http://proxyuser:FAKEproxyPASSWORDdoNotLeak@proxy.invalid:3128",
 }
-NEEDLES = ["FAKEehKEYdoNotLeak0123456789abcdefABCDEF", "dapiFAKEdatabricksTOKENdoNotLeak42",
-           "FAKEazureCLIENTsecret~doNotLeak", "FAKEproxyPASSWORDdoNotLeak"]
+NEEDLES = _SETTING_NEEDLES + ["FAKEazureCLIENTsecret~doNotLeak", "doseFAKEdatabricksCLIENTsecretDoNotLeak",
+                              "FAKEproxyPASSWORDdoNotLeak"]
+
+
+def test_every_secret_setting_has_a_fake_value_in_the_scan():
+    secret_settings = {s.env for s in SETTINGS if s.kind == "secret"}
+    assert {"EVENTHUB_CONNECTION_STRING", "EVENTHUB_PROXY_PASSWORD", "DATABRICKS_TOKEN"} <= secret_settings
+    assert secret_settings <= set(SECRETS)
+    assert "SharedAccessKey=FAKEEVENTHUBCONNECTIONSTRINGdoNotLeak" in SECRETS["EVENTHUB_CONNECTION_STRING"]
+
+
+# The databricks target, offline: a workspace and a namespace that do not resolve, with the proxy
+# settings in force (its password goes to the SDK).
+DATABRICKS = {"DATABRICKS_HOST": "https://nonexistent.invalid", "DATABRICKS_WAREHOUSE_ID": "abc123",
+              "EVENTHUB_TRANSPORT": "websockets", "EVENTHUB_PROXY_HOST": "proxy.invalid",
+              "EVENTHUB_PROXY_USER": "proxyuser"}
+DRY_RUN_COMMANDS = [("setup",), ("generate", "--count", "20"), ("ingest",), ("transform",), ("views",),
+                    ("dashboards",), ("status",), ("run-all", "--count", "20")]
 
 
 @pytest.mark.slow
@@ -167,6 +201,24 @@ def test_no_secret_in_any_output_log_report_or_file(tmp_path):
     bad_setting = run(home, "--debug", "ingest", env={**env, "ECOMCTL_INGEST_BATCH": "zero"})
     assert bad_setting.returncode == 1 and b"Traceback" in bad_setting.stderr
     printed.append(bad_setting.stdout + bad_setting.stderr)
+    # --dry-run on every command, on both targets; the databricks target's plan and its failures
+    for target in ("local", "databricks"):
+        for args in DRY_RUN_COMMANDS + [("send", str(lines))] + \
+                [("ingest", "--mode", "kafka")] * (target == "databricks"):
+            for json_flag in ((), ("--json",)):
+                dry = run(home, "--target", target, *json_flag, *args, "--dry-run",
+                          env={**env, **DATABRICKS})
+                assert dry.returncode == 0, (target, args, dry.stderr.decode()[-2000:])
+                printed.append(dry.stdout + dry.stderr)
+    for args, kafka in ((("generate", "--count", "10"), {}), (("setup",), {}), (("ingest",), {}),
+                        (("ingest", "--mode", "kafka"), {}),
+                        (("ingest", "--mode", "kafka"), {"ECOMCTL_KAFKA_SECRET_SCOPE": "scope",
+                                                         "ECOMCTL_KAFKA_SECRET_KEY": "key"})):
+        for flags in (("--debug",), ("--debug", "--json")):
+            failed = run(home, "--target", "databricks", *flags, *args,
+                         env={**env, **DATABRICKS, **kafka}, timeout=60)
+            assert failed.returncode == 1, (args, failed.stderr.decode()[-2000:])
+            printed.append(failed.stdout + failed.stderr)
     (home / "warehouse.duckdb").write_bytes(b"not a database" * 1000)
     for args in (("--debug", "status"), ("--debug", "--json", "run-all", "--count", "5")):
         failed = run(home, *args, env=env)
@@ -181,3 +233,22 @@ def test_no_secret_in_any_output_log_report_or_file(tmp_path):
         data = needle.encode()
         assert not [i for i, text in enumerate(printed) if data in text], needle
         assert not [str(p) for p, content in written.items() if data in content], needle
+
+
+def test_an_unexpected_error_is_one_line_and_its_traceback_only_with_debug(cli, monkeypatch):
+    """A bug (here: status raising a multi-line RuntimeError) still ends in one line and exit 1."""
+    from ecomctl.pipeline import Pipeline
+
+    def broken(self):
+        raise RuntimeError("first line of the problem\n  LINE 1: SELECT ...\n          ^")
+
+    monkeypatch.setattr(Pipeline, "status", broken)
+    result = cli("status")
+    assert result.exit_code == 1
+    assert _one_error_line(result.stderr) == \
+        f"Error: unexpected RuntimeError: first line of the problem {DEBUG_HINT}"
+    assert [line for line in result.stderr.splitlines() if line.strip()] == \
+        [_one_error_line(result.stderr)]
+    debug = cli("--debug", "status")
+    assert debug.exit_code == 1
+    assert "Traceback (most recent call last)" in debug.stderr and "LINE 1: SELECT" in debug.stderr

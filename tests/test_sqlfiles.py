@@ -174,3 +174,13 @@ def test_unterminated_quote_or_comment_names_file_and_line(sql, line, what):
     with pytest.raises(SqlError, match=rf"f\.sql, statement \d \(line {line}\): {what}") as info:
         split_statements(sql, "f.sql")
     assert info.value.line == line
+
+
+def test_relative_name_reads_as_in_the_repository(tmp_path):
+    from ecomctl.warehouse.sqlfiles import relative_name
+
+    root = tmp_path / "sql"
+    assert relative_name(root / "dashboards" / "queries" / "01_total_kpis.sql", root) == \
+        "dashboards/queries/01_total_kpis.sql"
+    outside = tmp_path / "elsewhere.sql"
+    assert relative_name(outside, root) == str(outside)

@@ -119,14 +119,26 @@ def run_command(ctx: typer.Context, command: str,
 
                 message = describe_os_error(exc)
             else:
-                message = f"unexpected {type(exc).__name__}: {exc}"
+                # A bug: its first line (an engine's message can run to a caret diagram);
+                # --debug shows the rest in the traceback.
+                first = next((line.strip() for line in str(exc).splitlines() if line.strip()), "")
+                message = f"unexpected {type(exc).__name__}: {first}"
             report.steps = list(console.finished)
+            # The counts that do not add up belong in the report that says they do not.
+            report.reconciliation = getattr(exc, "reconciliation", None)
             report.ok, report.error = False, errors.scrub(message)
             if options.debug:
                 _print_traceback(errors.scrub)
             errors.error(message, debug_hint=not options.debug)
             exit_code = 2 if isinstance(exc, UsageError) else 1
     _finish(options, report, settings, errors, started, exit_code)
+
+
+def show_reconciliation(pipeline, console, reconciliation: dict | None) -> None:
+    """Print the reconciliation (when there is one), then fail the command if it does not add up."""
+    if reconciliation is not None:
+        console.render_reconciliation(reconciliation)
+    pipeline.check_reconciliation(reconciliation)
 
 
 def _finish(options: GlobalOptions, report, settings, errors, started, exit_code: int) -> None:

@@ -8,7 +8,6 @@ it records the call it would make, one line each, without connecting or needing 
 from __future__ import annotations
 
 import json
-import re
 import time
 from abc import ABC, abstractmethod
 from contextlib import contextmanager
@@ -30,7 +29,6 @@ Recorder = Callable[[str, str], None]
 # The fields of a saved query that an update replaces (the Queries API's update_mask).
 QUERY_UPDATE_MASK = "display_name,description,query_text,warehouse_id,tags"
 QUERY_TAG = "ecomctl"
-_HTTP_PATH_WAREHOUSE = re.compile(r"^/sql/1\.0/(?:warehouses|endpoints)/(?P<id>[A-Za-z0-9]+)/?$")
 DRY_RUN_WAREHOUSE = "<DATABRICKS_WAREHOUSE_ID>"
 
 
@@ -43,16 +41,12 @@ class Saved:
 
 
 def warehouse_id(settings: "Settings", *, required: bool = True) -> str | None:
-    """DATABRICKS_WAREHOUSE_ID, else the id at the end of DATABRICKS_HTTP_PATH (/sql/1.0/warehouses/<id>)."""
-    if settings.databricks_warehouse_id:
-        return settings.databricks_warehouse_id
-    if settings.databricks_http_path:
-        match = _HTTP_PATH_WAREHOUSE.match(settings.databricks_http_path.strip())
-        if match is None:
-            raise ConfigError(settings.origin("databricks_http_path"),
-                              f"{settings.databricks_http_path!r} is not a SQL warehouse path",
-                              hint="expected /sql/1.0/warehouses/<id>")
-        return match["id"]
+    """DATABRICKS_WAREHOUSE_ID, else the id at the end of DATABRICKS_HTTP_PATH (/sql/1.0/warehouses/<id>),
+    checked by the same rules as the SQL warehouse the statements run on (DatabricksAccess)."""
+    if settings.databricks_warehouse_id.strip() or settings.databricks_http_path.strip():
+        from ecomctl.warehouse.databricks import DatabricksAccess
+
+        return DatabricksAccess.from_settings(settings).warehouse_id
     if required:
         raise ConfigError("DATABRICKS_WAREHOUSE_ID", "not set; the dashboard, queries and Genie spaces run on a "
                           "SQL warehouse", hint="set DATABRICKS_WAREHOUSE_ID or DATABRICKS_HTTP_PATH")
@@ -406,6 +400,6 @@ def _since(started: float) -> float:
 
 
 def _relative(path, root) -> str:
-    from ecomctl.dashboards.lakeview import _relative as relative
+    from ecomctl.warehouse.sqlfiles import relative_name
 
-    return relative(path, root)
+    return relative_name(path, root)

@@ -13,6 +13,7 @@ from typing import Any, Sequence
 
 from ecomctl.dashboards.definitions import DashboardQuery
 from ecomctl.errors import SqlError
+from ecomctl.warehouse.sqlfiles import relative_name as _relative
 from ecomctl.warehouse.sqlfiles import render
 
 GRID_COLUMNS = 6
@@ -184,8 +185,3 @@ def _lay_out(widgets: list[tuple[str, dict[str, Any]]]) -> list[dict[str, Any]]:
     return layout
 
 
-def _relative(path: Path, root: Path) -> str:
-    try:
-        return Path(path).resolve().relative_to(Path(root).resolve()).as_posix()
-    except ValueError:
-        return str(path)

@@ -129,9 +129,6 @@ def _key_figures(panels) -> list[tuple[str, str]]:
 
 def _relative(path, root) -> str:
     """File names in messages read as in the repository: dashboards/queries/01_total_kpis.sql."""
-    from pathlib import Path
+    from ecomctl.warehouse.sqlfiles import relative_name
 
-    try:
-        return Path(path).resolve().relative_to(Path(root).resolve()).as_posix()
-    except ValueError:
-        return str(path)
+    return relative_name(path, root)

@@ -53,6 +53,15 @@ def sql_root(root: Path | str | None = None) -> Path:
     return Path(__file__).resolve().parents[1] / "_sql"
 
 
+def relative_name(path: Path | str, root: Path | str) -> str:
+    """A file's name in messages as in the repository (dashboards/queries/01_total_kpis.sql), or
+    the path as given when it is outside the SQL root."""
+    try:
+        return Path(path).resolve().relative_to(Path(root).resolve()).as_posix()
+    except ValueError:
+        return str(path)
+
+
 def load_step(step: str, root: Path | str | None = None) -> list[SqlFile]:
     """The files of one step in run order (setup: by version; others: by name)."""
     if step not in STEPS + SERVER_STEPS:

@@ -5,7 +5,7 @@ from typing import Annotated
 
 import typer
 
-from ecomctl.cli.app import app, run_command
+from ecomctl.cli.app import app, run_command, show_reconciliation
 from ecomctl.cli.options import DryRun
 
 
@@ -31,8 +31,7 @@ def ingest(ctx: typer.Context,
         reconciliation = pipeline.reconciliation(received=d["received"], landed=d["landed"],
                                                  expired=d["expired"],
                                                  recovered=d["recovered_from_earlier_run"])
-        console.render_reconciliation(reconciliation)
-        pipeline.check_reconciliation(reconciliation)
+        show_reconciliation(pipeline, console, reconciliation)
         return [step], reconciliation
 
     run_command(ctx, "ingest", work, dry_run=dry_run)

@@ -5,11 +5,12 @@ from typing import Annotated
 import typer
 
 from ecomctl.cli.app import app, run_command
+from ecomctl.cli.options import DryRun
 
 
 @app.command()
 def send(ctx: typer.Context, file: Annotated[str, typer.Argument(
         metavar="FILE", help="JSON-lines file to send, one event per line; - reads standard input.",
-        show_default=False)]) -> None:
+        show_default=False)], dry_run: DryRun = False) -> None:
     """Send each line of a JSON-lines file as one event, unvalidated (bronze validates): for replays and backfills."""
-    run_command(ctx, "send", lambda pipeline, console: ([pipeline.send(file)], None))
+    run_command(ctx, "send", lambda pipeline, console: ([pipeline.send(file)], None), dry_run=dry_run)

@@ -2,7 +2,7 @@
 
 import typer
 
-from ecomctl.cli.app import app, run_command
+from ecomctl.cli.app import app, run_command, show_reconciliation
 from ecomctl.cli.options import DryRun
 
 
@@ -15,9 +15,7 @@ def status(ctx: typer.Context, dry_run: DryRun = False) -> None:
         if dry_run:
             return [step], None
         reconciliation = pipeline.bronze_reconciliation()
-        if reconciliation is not None:
-            console.render_reconciliation(reconciliation)
-        pipeline.check_reconciliation(reconciliation)
+        show_reconciliation(pipeline, console, reconciliation)
         return [step], reconciliation
 
     run_command(ctx, "status", work, dry_run=dry_run)
