@@ -282,6 +282,22 @@ def benchmark(args: argparse.Namespace) -> tuple[list[Row], list[str]]:
                     f"{big.peak_rss_bytes / MiB:,.0f} MiB ({growth:.2f}× for {n / half:,.1f}× the events)",
                     growth <= 1.15))
 
+    # Databricks: what run-all would send, from the dry-run plan (no credentials, no network).
+    statements = {}
+    for count in (300, n):
+        say(f"run-all --dry-run on databricks, --count {count:,} ...")
+        plan = runner.run(ecomctl + ["--home", str(workdir / f"dry-run-{count}"), "--target",
+                                     "databricks", "--json", "run-all", "--dry-run",
+                                     "--count", str(count)])
+        entries = json.loads(plan.stdout)["plan"]
+        statements[count] = sum(1 for e in entries if e["kind"] == "sql")
+    rows.append(Row("Databricks: SQL statements `run-all` sends (dry-run plan)",
+                    "does not grow with events",
+                    f"{statements[300]} at 300 events, {statements[n]} at {n:,} (ingest repeats its "
+                    f"COPY INTO and checkpoint query once per landing file, i.e. per "
+                    f"ECOMCTL_INGEST_BATCH events of a partition; the plan shows one round)",
+                    statements[300] == statements[n]))
+
     context = [
         f"Run {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC on {platform.machine()}, "
         f"{os.cpu_count()} CPUs, load average at start {args.load_at_start}, "
