@@ -164,7 +164,7 @@ class Pipeline:
 
     def generate(self, count: int | None = None, seed: int | None = None,
                  as_of: datetime | None = None) -> StepResult:
-        from ecomctl.events.generator import generate_messages
+        from ecomctl.events.generator import generate_messages_in_background
 
         count = self.settings.event_count if count is None else count
         with self._step("generate") as step:
@@ -172,7 +172,7 @@ class Pipeline:
                 self.transport.plan_send(count, seed)
                 step.details.update(events=count, batches=0, bytes=0, seed=seed, events_per_second=0)
                 return step
-            messages = generate_messages(count, seed=seed, as_of=as_of)
+            messages = generate_messages_in_background(count, seed=seed, as_of=as_of)
             sent = self.transport.send(
                 messages, on_progress=lambda n, nbytes: self.reporter.progress("generate", n, count, nbytes))
             step.objects.append(ObjectResult(self.transport.source, "send", sent.events, sent.seconds))

@@ -215,3 +215,44 @@ def test_count_must_be_a_non_negative_integer():
         list(generate_messages(-1, seed=1))
     with pytest.raises(ValueError, match="seed must be an integer"):
         list(generate_messages(1, seed="7"))
+
+
+# -- drawing in a child process -------------------------------------------------------------------
+
+def test_background_generation_sends_the_same_messages_as_in_process():
+    # More than two hand-over chunks, drawn in a real spawned child process.
+    from ecomctl.events.generator import _CHUNK, generate_messages_in_background
+
+    count = 2 * _CHUNK + 123
+    background = list(generate_messages_in_background(count, seed=11, as_of=AS_OF, min_events=0))
+    assert background == list(generate_messages(count, seed=11, as_of=AS_OF))
+
+
+def test_background_generation_raises_the_childs_error_in_the_caller():
+    from ecomctl.events.generator import generate_messages_in_background
+
+    with pytest.raises(ValueError, match="seed must be an integer"):
+        list(generate_messages_in_background(10, seed="seven", as_of=AS_OF, min_events=0))
+
+
+def test_stopping_early_stops_the_child_process():
+    import multiprocessing
+
+    from ecomctl.events.generator import generate_messages_in_background
+
+    messages = generate_messages_in_background(200_000, seed=3, as_of=AS_OF, min_events=0)
+    next(messages)
+    assert [p.name for p in multiprocessing.active_children()] == ["ecomctl-generate"]
+    messages.close()
+    assert multiprocessing.active_children() == []
+
+
+def test_small_counts_are_drawn_in_process():
+    import multiprocessing
+
+    from ecomctl.events.generator import generate_messages_in_background
+
+    messages = generate_messages_in_background(300, seed=3, as_of=AS_OF)
+    next(messages)
+    assert multiprocessing.active_children() == []
+    assert len(list(messages)) == 299
