@@ -89,3 +89,9 @@ def describe_os_error(exc: OSError) -> str:
     if is_disk_full(exc):
         return f"cannot write{where}: {reason} ({DISK_FULL_HINT})"
     return f"file system error on{where or ' a file'}: {reason}"
+
+
+def first_line(exc: BaseException) -> str:
+    """The first non-blank line of an exception's text (an engine's message can run on to a
+    caret diagram or a stack), else its type name: what a one-line error shows of it."""
+    return next((line.strip() for line in str(exc).splitlines() if line.strip()), type(exc).__name__)

@@ -100,18 +100,7 @@ class Pipeline:
     def warehouse(self):
         if self.plan is not None:
             return make_dry_run_warehouse(self.settings, self.plan)
-        if self.settings.target == "local":
-            self._lock_warehouse()
         return make_warehouse(self.settings, self.reporter)
-
-    def _lock_warehouse(self) -> None:
-        """Take turns with other ecomctl processes on the DuckDB file (see ecomctl/locking.py)."""
-        from ecomctl.locking import ProcessLock
-
-        if self.__dict__.get("_warehouse_lock") is None:
-            lock = ProcessLock(self.settings.warehouse_path.with_name("warehouse.lock"),
-                               f"the warehouse {self.settings.warehouse_path}")
-            self._warehouse_lock = lock.acquire(self.settings.lock_wait, self.reporter.message)
 
     @cached_property
     def sql_root(self):
@@ -120,14 +109,9 @@ class Pipeline:
         return sql_root()
 
     def close(self) -> None:
-        try:
-            for name in ("transport", "warehouse"):
-                if name in self.__dict__:
-                    self.__dict__.pop(name).close()
-        finally:
-            lock = self.__dict__.pop("_warehouse_lock", None)
-            if lock is not None:
-                lock.release()
+        for name in ("transport", "warehouse"):
+            if name in self.__dict__:
+                self.__dict__.pop(name).close()
 
     def __enter__(self) -> "Pipeline":
         return self
@@ -379,8 +363,6 @@ class Pipeline:
 
     def bronze_reconciliation(self) -> dict[str, Any] | None:
         """The all-time balance of bronze, or None before bronze was first built (status)."""
-        from ecomctl.targets import has_state
-
         if not has_state(self.settings) or \
                 self.warehouse.table_rows(self.fqn("bronze", "received_events")) is None or \
                 self.warehouse.table_rows(self.fqn("bronze", "rejected_events")) is None or \

@@ -64,7 +64,9 @@ def make_warehouse(settings: Settings, reporter=None):
 
     return DuckDBWarehouse(settings.warehouse_path, warehouse_names(settings),
                            volumes_root=settings.landing_dir,
-                           memory_limit=settings.duckdb_memory_limit)
+                           memory_limit=settings.duckdb_memory_limit,
+                           lock_wait=settings.lock_wait,
+                           on_wait=reporter.message if reporter is not None else None)
 
 
 def make_dry_run_warehouse(settings: Settings, plan):
@@ -85,15 +87,19 @@ def make_dry_run_warehouse(settings: Settings, plan):
     return DryRunWarehouse(warehouse_names(settings), plan)
 
 
+# 1 MB: the largest batch of the embedded log and of a Standard or Premium event hub (a live hub
+# reports its own); what a dry run says `generate` would fill its batches to.
+DRY_RUN_BATCH_BYTES = 1_048_576
+
+
 def make_dry_run_transport(settings: Settings, plan):
     """A transport that records what would be sent or read, naming the hub it would use."""
     from ecomctl.plan import DryRunTransport
 
     if settings.target == "local":
-        return DryRunTransport(f"local/{settings.eventhub_name}", 1_048_576, plan)
+        return DryRunTransport(f"local/{settings.eventhub_name}", DRY_RUN_BATCH_BYTES, plan)
     namespace, hub = _eventhub_location(settings)
-    # 1 MB: the largest batch of a Standard or Premium event hub (the live hub reports its own).
-    return DryRunTransport(f"{namespace or '<EVENTHUB_NAMESPACE>'}/{hub}", 1_048_576, plan)
+    return DryRunTransport(f"{namespace or '<EVENTHUB_NAMESPACE>'}/{hub}", DRY_RUN_BATCH_BYTES, plan)
 
 
 def kafka_ingest_names(settings: Settings, *, dry_run: bool = False) -> dict[str, str]:

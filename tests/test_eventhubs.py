@@ -291,13 +291,12 @@ def test_websockets_and_proxy_reach_the_client_config():
                                            "username": "alice", "password": "pw-s3cret"}
 
 
-def test_websockets_go_through_the_proxy_with_its_login():
-    """A local proxy stand-in that records the CONNECT and refuses it: the real SDK's WebSocket
-    transport must ask it for the namespace on port 443 with the configured login."""
+def local_server(handle, backlog: int = 5) -> socket.socket:
+    """A TCP server on a free local port that hands each accepted connection to `handle` in a
+    daemon thread; closing the returned socket stops it."""
     server = socket.socket()
     server.bind(("127.0.0.1", 0))
-    server.listen(5)
-    seen: list[bytes] = []
+    server.listen(backlog)
 
     def serve() -> None:
         while True:
@@ -305,11 +304,23 @@ def test_websockets_go_through_the_proxy_with_its_login():
                 conn, _ = server.accept()
             except OSError:
                 return
-            seen.append(conn.recv(65536))
-            conn.sendall(b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n")
-            conn.close()
+            handle(conn)
 
     threading.Thread(target=serve, daemon=True).start()
+    return server
+
+
+def test_websockets_go_through_the_proxy_with_its_login():
+    """A local proxy stand-in that records the CONNECT and refuses it: the real SDK's WebSocket
+    transport must ask it for the namespace on port 443 with the configured login."""
+    seen: list[bytes] = []
+
+    def refuse(conn) -> None:
+        seen.append(conn.recv(65536))
+        conn.sendall(b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n")
+        conn.close()
+
+    server = local_server(refuse)
     try:
         hub = transport(transport_type="websockets",
                         proxy=Proxy("127.0.0.1", server.getsockname()[1], "alice", Secret("pw-s3cret")))
@@ -834,9 +845,6 @@ def silent_peer(tmp_path):
     servers = []
 
     def start(tls: bool):
-        server = socket.socket()
-        server.bind(("127.0.0.1", 0))
-        server.listen(50)
         context = None
         if tls:
             cert, key = self_signed_certificate(tmp_path)
@@ -844,15 +852,13 @@ def silent_peer(tmp_path):
             context.load_cert_chain(cert, key)
         held = []
 
-        def serve() -> None:
-            while True:
-                try:
-                    conn, _ = server.accept()
-                    held.append(context.wrap_socket(conn, server_side=True) if context else conn)
-                except OSError:
-                    return
+        def hold(conn) -> None:
+            try:
+                held.append(context.wrap_socket(conn, server_side=True) if context else conn)
+            except OSError:
+                conn.close()
 
-        threading.Thread(target=serve, daemon=True).start()
+        server = local_server(hold, backlog=50)
         servers.append(server)
         return server.getsockname()[1], (tmp_path / "cert.pem") if tls else None
 
@@ -920,26 +926,18 @@ def test_websockets_use_the_same_tls_context(tmp_path):
     cert, key = self_signed_certificate(tmp_path)
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(cert, key)
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen(5)
     upgrades: list[bytes] = []
 
-    def serve() -> None:
-        while True:
-            try:
-                conn, _ = server.accept()
-            except OSError:
-                return
-            try:
-                tls = context.wrap_socket(conn, server_side=True)
-                upgrades.append(tls.recv(4096))
-                tls.sendall(b"HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\n\r\n")
-                tls.close()
-            except OSError:
-                conn.close()
+    def answer(conn) -> None:
+        try:
+            tls = context.wrap_socket(conn, server_side=True)
+            upgrades.append(tls.recv(4096))
+            tls.sendall(b"HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\n\r\n")
+            tls.close()
+        except OSError:
+            conn.close()
 
-    threading.Thread(target=serve, daemon=True).start()
+    server = local_server(answer)
     try:
         untrusted = transport(transport_type="websockets")
         point_at(untrusted, server.getsockname()[1])

@@ -121,8 +121,9 @@ def run_command(ctx: typer.Context, command: str,
             else:
                 # A bug: its first line (an engine's message can run to a caret diagram);
                 # --debug shows the rest in the traceback.
-                first = next((line.strip() for line in str(exc).splitlines() if line.strip()), "")
-                message = f"unexpected {type(exc).__name__}: {first}"
+                from ecomctl.errors import first_line
+
+                message = f"unexpected {type(exc).__name__}: {first_line(exc)}"
             report.steps = list(console.finished)
             # The counts that do not add up belong in the report that says they do not.
             report.reconciliation = getattr(exc, "reconciliation", None)

@@ -27,7 +27,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
-from ecomctl.errors import ConfigError, SqlError, WarehouseError
+from ecomctl.errors import ConfigError, SqlError, WarehouseError, first_line
 from ecomctl.warehouse.base import (Names, QueryResult, StatementResult, Warehouse, elapsed,
                                     single_statement)
 from ecomctl.warehouse.sqlfiles import render, string_literal
@@ -146,7 +146,7 @@ def translate_connector_error(exc: BaseException) -> StatementFailed:
     """A databricks-sql-connector error as a StatementFailed that says whether to retry or reconnect."""
     from databricks.sql import exc as sql_exc
 
-    message = _first_line(exc)
+    message = first_line(exc)
     lowered = str(exc).lower()
     session_gone = isinstance(exc, sql_exc.SessionAlreadyClosedError) or any(
         m in lowered for m in _SESSION_GONE)
@@ -190,7 +190,7 @@ class LiveSession:
         except Exception as exc:  # ValueError from the SDK's auth resolution, or a failed request
             raise WarehouseError(
                 f"cannot configure Databricks authentication for {self.access.host_label}: "
-                f"{_first_line(exc)}",
+                f"{first_line(exc)}",
                 hint="set DATABRICKS_HOST and DATABRICKS_TOKEN, or DATABRICKS_CONFIG_PROFILE, "
                      "or the OAuth / Azure CLI settings of the Databricks unified auth") from None
 
@@ -312,7 +312,7 @@ class LiveSession:
                 reason = _network_reason(exc)
                 raise WarehouseError(
                     f"cannot open a session on SQL warehouse {self.access.warehouse_id} at "
-                    f"{self.access.host_label}: " + (f"the host {reason}" if reason else _first_line(exc)),
+                    f"{self.access.host_label}: " + (f"the host {reason}" if reason else first_line(exc)),
                     hint="check DATABRICKS_HTTP_PATH / DATABRICKS_WAREHOUSE_ID") from None
         return self._connection
 
@@ -323,13 +323,13 @@ class LiveSession:
         try:
             return call()
         except NotFound as exc:
-            raise WarehouseError(f"cannot {what}: not found ({_first_line(exc)})",
+            raise WarehouseError(f"cannot {what}: not found ({first_line(exc)})",
                                  hint="check DATABRICKS_WAREHOUSE_ID / DATABRICKS_HTTP_PATH") from None
         except (Unauthenticated, PermissionDenied) as exc:
-            raise WarehouseError(f"cannot {what}: access denied ({_first_line(exc)})",
+            raise WarehouseError(f"cannot {what}: access denied ({first_line(exc)})",
                                  hint="check DATABRICKS_TOKEN or the profile's credentials") from None
         except DatabricksError as exc:
-            raise WarehouseError(f"cannot {what}: {_first_line(exc)}") from None
+            raise WarehouseError(f"cannot {what}: {first_line(exc)}") from None
         except Exception as exc:  # the SDK's TimeoutError over requests' ConnectionError, and the like
             reason = _network_reason(exc)
             if reason is None:
@@ -621,13 +621,8 @@ def _network_reason(exc: BaseException) -> str | None:
         return f"did not answer within {RETRY_TIMEOUT_SECONDS + HTTP_TIMEOUT_SECONDS} s"
     if any(isinstance(e, OSError) or type(e).__module__.startswith(("requests", "urllib3"))
            for e in chain):
-        return f"cannot be reached ({_first_line(exc)})"
+        return f"cannot be reached ({first_line(exc)})"
     return None
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
 
 
 _logging_quieted = False

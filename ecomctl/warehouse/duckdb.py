@@ -15,9 +15,9 @@ from __future__ import annotations
 import fnmatch
 import time
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import Any, Callable
 
-from ecomctl.errors import ConfigError, SqlError, WarehouseError
+from ecomctl.errors import ConfigError, SqlError, WarehouseError, first_line
 from ecomctl.faults import fault_point
 from ecomctl.warehouse import dialect
 from ecomctl.warehouse.base import (Names, QueryResult, StatementResult, Warehouse, elapsed,
@@ -42,13 +42,21 @@ class DuckDBWarehouse(Warehouse):
     name = "duckdb"
 
     def __init__(self, path: Path, names: Names, *, volumes_root: Path,
-                 memory_limit: str = "600MB", threads: int | None = None) -> None:
+                 memory_limit: str = "600MB", threads: int | None = None,
+                 lock_wait: float | None = None,
+                 on_wait: Callable[[str], None] | None = None) -> None:
+        """With `lock_wait`, the connection takes turns with other ecomctl processes: an OS lock
+        beside the file (ecomctl/locking.py) is held from before the file is opened until it is
+        closed, waiting up to that many seconds (telling `on_wait` whom it waits for)."""
         super().__init__(names)
         self.check_catalog(names.catalog)
         self.path = Path(path)
         self.volumes_root = Path(volumes_root)
         self.memory_limit = memory_limit
         self.threads = threads
+        self.lock_wait = lock_wait
+        self.on_wait = on_wait
+        self._lock: Any = None
         self._con: Any = None
         self._meta_ready = False
 
@@ -70,6 +78,11 @@ class DuckDBWarehouse(Warehouse):
         import duckdb
 
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        if self.lock_wait is not None and self._lock is None:
+            from ecomctl.locking import ProcessLock
+
+            self._lock = ProcessLock(self.path.with_name("warehouse.lock"),
+                                     f"the warehouse {self.path}").acquire(self.lock_wait, self.on_wait)
         try:
             con = duckdb.connect(":memory:")
             con.execute("SET TimeZone = 'UTC'")  # Databricks TIMESTAMPs are UTC instants
@@ -88,10 +101,15 @@ class DuckDBWarehouse(Warehouse):
         return con
 
     def close(self) -> None:
-        if self._con is not None:
-            self._con.close()
-            self._con = None
-            self._meta_ready = False
+        try:
+            if self._con is not None:
+                self._con.close()
+                self._con = None
+                self._meta_ready = False
+        finally:
+            if self._lock is not None:
+                self._lock.release()
+                self._lock = None
 
     # -- running statements ------------------------------------------------------------------
     def run_statement(self, text: str, file: str = "<inline>", index: int = 1,
@@ -107,7 +125,7 @@ class DuckDBWarehouse(Warehouse):
             raise SqlError(file, str(exc), statement=index, line=line) from None
         except (duckdb.Error, OSError) as exc:
             self._rollback()
-            raise SqlError(file, _first_line(exc), statement=index, line=line,
+            raise SqlError(file, first_line(exc), statement=index, line=line,
                            hint=_engine_hint(exc, self.path)) from exc
         return StatementResult(file, index, line, obj, action, rows, elapsed(started))
 
@@ -128,7 +146,7 @@ class DuckDBWarehouse(Warehouse):
             columns = [d[0] for d in cursor.description or []]
             return QueryResult(columns, cursor.fetchall() if columns else [])
         except duckdb.Error as exc:
-            raise SqlError(file, _first_line(exc), statement=1, line=line,
+            raise SqlError(file, first_line(exc), statement=1, line=line,
                            hint=_engine_hint(exc, self.path)) from exc
 
     def table_rows(self, fqn: str) -> int | None:
@@ -325,7 +343,7 @@ class DuckDBWarehouse(Warehouse):
         return path.relative_to(self.volumes_root).as_posix()
 
     def _landing_error(self, exc: Exception, culprit: Path, volume_prefix: str) -> str:
-        message = _first_line(exc).replace(f'"{culprit}"', "it").replace(str(culprit), "it")
+        message = first_line(exc).replace(f'"{culprit}"', "it").replace(str(culprit), "it")
         return (f"landing file {volume_prefix}/{self._log_name(culprit)} ({culprit}) could not be "
                 f"loaded: {message}; fix or move the file and run again")
 
@@ -480,7 +498,7 @@ def _open_error(path: Path, exc: BaseException) -> WarehouseError:
 
     from ecomctl.errors import DISK_FULL_HINT, is_disk_full
 
-    text = _first_line(exc)
+    text = first_line(exc)
     lowered = text.lower()
     if "could not set lock" in lowered or "conflicting lock" in lowered:
         pid = re.search(r"\(PID (\d+)\)", str(exc))
@@ -505,11 +523,6 @@ def _engine_hint(exc: BaseException, path: Path) -> str | None:
     if any(word in str(exc).lower() for word in _DAMAGED_WORDS):
         return f"the warehouse file looks damaged: {_rebuild_hint(path)}"
     return None
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def _utc_now():
