@@ -26,6 +26,9 @@ from ecomctl.warehouse.sqlfiles import string_literal
 if TYPE_CHECKING:
     from ecomctl.warehouse.base import Warehouse
 
+# A landing file being written: hidden from COPY INTO (a dot file; the local adapter reads *.json).
+TMP_PREFIX, TMP_SUFFIX = ".", ".tmp"
+
 CHECKPOINTS_SQL = """
 SELECT partition_id, MAX(sequence_number) AS checkpoint
 FROM ${catalog}.${bronze}.raw_events
@@ -91,12 +94,26 @@ def landing_file_name(source: str, partition_id: str, events: Sequence[ReceivedE
     return f"{stamp}_{safe_source}_p{partition_id}_{first:012d}-{last:012d}_{uuid.uuid4().hex[:12]}.json"
 
 
-def write_landing_file(directory: Path, source: str, partition_id: str,
-                       events: Sequence[ReceivedEvent]) -> Path:
-    """Write one landing file atomically: a reader never sees half a file."""
+@dataclass
+class PreparedLandingFile:
+    """A landing file written and fsynced under a hidden .tmp name; publish() renames it into the
+    landing folder, where COPY INTO sees it. Until then no load can pick it up."""
+
+    tmp: Path
+    path: Path
+
+    def publish(self) -> Path:
+        fault_point("ingest.landing_tmp_written")
+        os.replace(self.tmp, self.path)
+        return self.path
+
+
+def prepare_landing_file(directory: Path, source: str, partition_id: str,
+                       events: Sequence[ReceivedEvent]) -> PreparedLandingFile:
+    """Write one landing file under a hidden temporary name (see PreparedLandingFile)."""
     directory.mkdir(parents=True, exist_ok=True)
     name = landing_file_name(source, partition_id, events)
-    tmp = directory / f".{name}.tmp"
+    tmp = directory / f"{TMP_PREFIX}{name}{TMP_SUFFIX}"
     try:
         with open(tmp, "w", encoding="utf-8") as handle:
             handle.writelines(landing_lines(source, name, events))
@@ -108,9 +125,25 @@ def write_landing_file(directory: Path, source: str, partition_id: str,
 
         raise EcomctlError(f"cannot write the landing file {tmp}: {exc.strerror or exc}",
                            hint=DISK_FULL_HINT if is_disk_full(exc) else None) from exc
-    fault_point("ingest.landing_tmp_written")
-    os.replace(tmp, directory / name)
-    return directory / name
+    return PreparedLandingFile(tmp, directory / name)
+
+
+def write_landing_file(directory: Path, source: str, partition_id: str,
+                       events: Sequence[ReceivedEvent]) -> Path:
+    """Write one landing file atomically: a reader never sees half a file."""
+    return prepare_landing_file(directory, source, partition_id, events).publish()
+
+
+def remove_unpublished_landing_files(directory: Path) -> int:
+    """Delete the .tmp files a killed ingest left in the landing folder. They were never published,
+    so no load has read them, and their events are read again from the checkpoint. Only safe while
+    no other ingest writes to the folder (ingest holds the warehouse lock)."""
+    removed = 0
+    if directory.is_dir():
+        for leftover in directory.glob(f"{TMP_PREFIX}*{TMP_SUFFIX}"):
+            leftover.unlink(missing_ok=True)
+            removed += 1
+    return removed
 
 
 def landing_lines(source: str, name: str, events: Sequence[ReceivedEvent]) -> Iterator[str]:
@@ -157,18 +190,32 @@ def landing_body_members(body: bytes) -> str:
 
 
 def ingest_partitions(transport: Transport, checkpoints: Callable[[], dict[str, int]],
-                      land_and_load: Callable[[str, Sequence[ReceivedEvent]], int],
-                      batch_size: int,
+                      land_and_load: Callable[[str, Sequence[ReceivedEvent]], int] | None = None,
+                      batch_size: int = 100_000,
                       on_progress: Callable[[int, int], None] | None = None,
                       partition_checkpoints: Callable[[str, int], dict[str, int]] | None = None,
+                      prepare: Callable[[str, Sequence[ReceivedEvent]], Callable[[], int]] | None = None,
                       ) -> IngestSummary:
     """Drain every partition up to the end it had when ingest started.
 
-    Each batch is landed and loaded before the next read, which starts after
-    the checkpoint derived from raw_events. `checkpoints()` gives every partition's;
-    `partition_checkpoints(partition_id, after)`, when given, that partition's from the
-    rows above `after` only, which is what the check after each batch needs.
+    Each batch is landed, loaded and checked: after its load, the checkpoint derived from
+    raw_events must have reached the batch's last sequence number. `checkpoints()` gives every
+    partition's; `partition_checkpoints(partition_id, after)`, when given, that partition's from
+    the rows above `after` only, which is what the check after each batch needs.
+
+    With `land_and_load(partition_id, events) -> rows`, one batch at a time. With
+    `prepare(partition_id, events) -> load`, the landing file of a batch is written while the
+    previous batch loads in a worker thread (the warehouse works without the GIL): prepare writes the
+    file where no load sees it yet and returns `load() -> rows`, which publishes and loads it. One
+    load runs at a time, in order; the next read starts after the batch just prepared, and its load
+    starts only once the previous one is loaded and checked.
     """
+    from concurrent.futures import Future, ThreadPoolExecutor
+
+    if prepare is None:
+        if land_and_load is None:
+            raise TypeError("ingest_partitions needs land_and_load or prepare")
+        prepare = lambda partition_id, events: (lambda: land_and_load(partition_id, events))  # noqa: E731
     after_batch = partition_checkpoints or (lambda partition_id, after: checkpoints())
     summary = IngestSummary()
     start = checkpoints()
@@ -180,27 +227,43 @@ def ingest_partitions(transport: Transport, checkpoints: Callable[[], dict[str, 
                                      expired=expired_unread(state, checkpoint)))
     total = sum(max(p.end_sequence - p.start_checkpoint - p.expired, 0) for p in plans)
     done = 0
-    for plan in plans:
-        summary.partitions.append(plan)
-        position = plan.start_checkpoint
-        while position < plan.end_sequence:
-            events = transport.read(plan.partition_id, position,
-                                    min(batch_size, plan.end_sequence - position))
-            events = [e for e in events if e.sequence_number <= plan.end_sequence]
-            if not events:
-                break
-            fault_point("ingest.read")
-            summary.landed_rows += land_and_load(plan.partition_id, events)
-            fault_point("ingest.loaded")
-            plan.received += len(events)
-            plan.files += 1
-            done += len(events)
-            if on_progress:
-                on_progress(done, total)
-            position = after_batch(plan.partition_id, position).get(plan.partition_id, position)
-            if position < events[-1].sequence_number:
-                raise EcomctlError(
-                    f"partition {plan.partition_id}: events up to sequence number "
-                    f"{events[-1].sequence_number} were landed but raw_events stops at {position}",
-                    hint="check the landing folder and run ingest again")
+
+    def settle(plan: PartitionIngest, before: int, events: Sequence[ReceivedEvent],
+               load: "Future[int]") -> None:
+        """Wait for a batch's load (its error is raised here) and check the checkpoint moved."""
+        nonlocal done
+        summary.landed_rows += load.result()
+        fault_point("ingest.loaded")
+        plan.received += len(events)
+        plan.files += 1
+        done += len(events)
+        if on_progress:
+            on_progress(done, total)
+        position = after_batch(plan.partition_id, before).get(plan.partition_id, before)
+        if position < events[-1].sequence_number:
+            raise EcomctlError(
+                f"partition {plan.partition_id}: events up to sequence number "
+                f"{events[-1].sequence_number} were landed but raw_events stops at {position}",
+                hint="check the landing folder and run ingest again")
+
+    # Leaving the with block waits for a load in flight, also when a read or a check failed.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="ecomctl-load") as loader:
+        pending: tuple | None = None
+        for plan in plans:
+            summary.partitions.append(plan)
+            position = plan.start_checkpoint
+            while position < plan.end_sequence:
+                events = transport.read(plan.partition_id, position,
+                                        min(batch_size, plan.end_sequence - position))
+                events = [e for e in events if e.sequence_number <= plan.end_sequence]
+                if not events:
+                    break
+                fault_point("ingest.read")
+                load = prepare(plan.partition_id, events)
+                if pending is not None:
+                    settle(*pending)
+                pending = (plan, position, events, loader.submit(load))
+                position = events[-1].sequence_number
+        if pending is not None:
+            settle(*pending)
     return summary

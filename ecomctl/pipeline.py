@@ -10,7 +10,7 @@ import time
 from datetime import datetime
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO, Sequence
+from typing import TYPE_CHECKING, Any, BinaryIO, Callable, Sequence
 
 from ecomctl.config import Settings
 from ecomctl.errors import EcomctlError, ReconciliationError, UsageError
@@ -191,7 +191,8 @@ class Pipeline:
         """client (default): read the hub here, land files, upload them where the warehouse needs
         them, COPY INTO raw_events. kafka: the warehouse reads the hub itself through a streaming
         table (only where the warehouse hosts streaming tables). Then the bronze SQL, in both."""
-        from ecomctl.ingest import ingest_partitions, read_checkpoints, write_landing_file
+        from ecomctl.ingest import (ingest_partitions, read_checkpoints,
+                                    prepare_landing_file, remove_unpublished_landing_files)
         from ecomctl.warehouse.sqlfiles import load_step
 
         if mode not in INGEST_MODES:
@@ -218,16 +219,21 @@ class Pipeline:
             def load() -> int:
                 return sum(r.rows or 0 for f in load_files for r in self.warehouse.run_file(f))
 
-            def land_and_load(partition_id: str, events: Sequence) -> int:
-                path = write_landing_file(self.settings.landing_dir, source, partition_id, events)
-                fault_point("ingest.landing_written")
-                self.warehouse.stage_landing_file(path)
-                return load()
+            def prepare(partition_id: str, events: Sequence) -> Callable[[], int]:
+                prepared = prepare_landing_file(self.settings.landing_dir, source, partition_id, events)
+
+                def publish_and_load() -> int:  # runs in ingest's load thread
+                    path = prepared.publish()
+                    fault_point("ingest.landing_written")
+                    self.warehouse.stage_landing_file(path)
+                    return load()
+                return publish_and_load
 
             if self.plan is not None:
                 self._plan_ingest(step, load, build_files)
                 return step
             started = time.perf_counter()
+            remove_unpublished_landing_files(self.settings.landing_dir)
             # Files a crashed run wrote but did not upload or load.
             for leftover in self.warehouse.unstaged_landing_files(self.settings.landing_dir):
                 self.warehouse.stage_landing_file(leftover)
@@ -235,7 +241,7 @@ class Pipeline:
             summary = ingest_partitions(
                 self.transport,
                 lambda: read_checkpoints(self.warehouse, source),
-                land_and_load, self.settings.ingest_batch,
+                batch_size=self.settings.ingest_batch, prepare=prepare,
                 on_progress=lambda done, total: self.reporter.progress("ingest", done, total),
                 partition_checkpoints=lambda pid, after: read_checkpoints(self.warehouse, source,
                                                                           pid, after))

@@ -181,3 +181,84 @@ def test_the_drain_loop_works_with_or_without_the_per_partition_check(home):
                                        for pid in p.transport.partition_ids()
                                        if p.transport.partition_state(pid).last_sequence_number >= 0}
             assert (len(calls) == summary.files) if scoped else not calls
+
+
+def _drain_with_recorded_loads(p: Pipeline, batch: int, fail_on_load: int | None = None):
+    """ingest_partitions with the pipeline's real landing files and COPY INTO, recording when each
+    batch's file is prepared and when its load starts and ends (a load takes at least 50 ms)."""
+    import threading
+    import time
+
+    from ecomctl.ingest import ingest_partitions, prepare_landing_file, read_checkpoints
+
+    source = p.transport.source
+    load_files = [f for f in load_step("bronze") if f.name.startswith("bronze/00_")]
+    timeline: list[tuple[str, int, str]] = []
+
+    def prepare(partition_id, events):
+        number = len([e for e in timeline if e[0] == "prepared"])
+        prepared = prepare_landing_file(p.settings.landing_dir, source, partition_id, events)
+        timeline.append(("prepared", number, threading.current_thread().name))
+
+        def load():
+            timeline.append(("load started", number, threading.current_thread().name))
+            time.sleep(0.05)
+            if number == fail_on_load:
+                raise RuntimeError(f"load {number} failed")
+            prepared.publish()
+            rows = sum(r.rows or 0 for f in load_files for r in p.warehouse.run_file(f))
+            timeline.append(("load ended", number, threading.current_thread().name))
+            return rows
+        return load
+
+    summary = None
+    try:
+        summary = ingest_partitions(p.transport, lambda: read_checkpoints(p.warehouse, source),
+                                    batch_size=batch, prepare=prepare)
+    except RuntimeError as exc:
+        timeline.append(("raised", -1, str(exc)))
+    return summary, timeline
+
+
+def test_the_next_landing_file_is_written_while_the_previous_batch_loads(home):
+    """Batch k+1's landing file is prepared in the main thread while batch k loads in the load
+    thread; loads run one at a time and in order, and every event lands once."""
+    settings = Settings.load({"home": home}, environ={})
+    with Pipeline(settings) as p:
+        p.setup()
+        p.generate(80, seed=4, as_of=AS_OF)
+        summary, timeline = _drain_with_recorded_loads(p, batch=9)
+        batches = summary.files
+        assert batches >= 8 and summary.received == summary.landed_rows == 80
+        order = [(kind, n) for kind, n, _ in timeline]
+        for n in range(batches):
+            assert order.index(("load started", n)) < order.index(("load ended", n))
+            if n:  # one load at a time, in the order the files were prepared
+                assert order.index(("load ended", n - 1)) < order.index(("load started", n))
+                # the overlap: this batch's file was written before the previous load ended
+                assert order.index(("prepared", n)) < order.index(("load ended", n - 1))
+        threads = {kind: {name for k, _, name in timeline if k == kind} for kind in ("prepared", "load ended")}
+        assert threads["prepared"] == {"MainThread"} and "MainThread" not in threads["load ended"]
+        assert _checkpoints(p) == {pid: p.transport.partition_state(pid).last_sequence_number
+                                   for pid in p.transport.partition_ids()
+                                   if p.transport.partition_state(pid).last_sequence_number >= 0}
+
+
+def test_a_failed_load_stops_ingest_and_the_unpublished_file_is_removed_next_time(home):
+    """A load that fails is raised in the main thread after no later load has started; the file
+    prepared meanwhile was never published (a hidden .tmp), and the next ingest removes it and
+    lands everything exactly once."""
+    settings = Settings.load({"home": home}, environ={})
+    with Pipeline(settings) as p:
+        p.setup()
+        p.generate(80, seed=4, as_of=AS_OF)
+        summary, timeline = _drain_with_recorded_loads(p, batch=9, fail_on_load=2)
+        assert summary is None and timeline[-1] == ("raised", -1, "load 2 failed")
+        assert not [t for t in timeline if t[0] == "load started" and t[1] > 2]
+        hidden = sorted(f.name for f in settings.landing_dir.glob(".*.tmp"))
+        assert len(hidden) == 2  # batch 2 (its load failed before publishing) and batch 3
+        step = p.ingest()
+        assert not list(settings.landing_dir.glob(".*.tmp"))
+        assert step.details["landed"] == 80 - 18  # batches 0 and 1 were loaded by the first run
+        recon = _recon(p)
+        assert recon["valid_orders"] == recon["total_landed"] == 80 and recon["duplicates_removed"] == 0
