@@ -40,9 +40,11 @@ received AS (
 parsed AS (
   -- try_parse_json gives NULL for a body that is not JSON (parse_json would fail the whole statement).
   -- A base64 body (not UTF-8) or one of 1 MB or more is rejected before parsing: never parsed.
+  -- The guard is the argument (try_parse_json(NULL) is NULL), not a CASE around the call: an engine
+  -- may then compute the parse once per row, where a call inside a CASE branch is not shared.
   SELECT
     *,
-    CASE WHEN body_encoding IS NULL AND octet_length(body) < 1048576 THEN try_parse_json(body) END AS v
+    try_parse_json(CASE WHEN body_encoding IS NULL AND octet_length(body) < 1048576 THEN body END) AS v
   FROM received
 ),
 
