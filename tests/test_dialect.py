@@ -166,6 +166,16 @@ VARIANT_COLUMNS = [
     ("SELECT try_parse_json('{\"a\":1,\"b\":2,\"a\":1}') IS NULL", True),
     ("SELECT try_parse_json('{\"a\":1,\"b\":{\"a\":2}}'):b.a::int", 2),  # same key, other object
     ("SELECT try_parse_json('{}') IS NULL", False),
+    # try_parse_json: DuckDB's reader also takes NaN / Infinity / inf in any case and trailing
+    # commas; JSON, Databricks and the reference do not. Inside strings they are plain text.
+    ("SELECT try_parse_json('NaN') IS NULL", True),
+    ("SELECT try_parse_json('-Infinity') IS NULL", True),
+    ("SELECT try_parse_json('{\"a\": iNf}') IS NULL", True),
+    ("SELECT try_parse_json('[1, nan]') IS NULL", True),
+    ("SELECT try_parse_json('{\"a\":1,}') IS NULL", True),
+    ("SELECT try_parse_json('{\"a\":[1, 2 ,\n ]}') IS NULL", True),
+    ("SELECT try_parse_json('{\"a\":\"NaN,}\",\"info\":\"Infinity\"}'):a::string", "NaN,}"),
+    ("SELECT try_parse_json('{\"nan\":[1, {\"inf\":true}]}'):nan[1].inf::boolean", True),
     ("SELECT schema_of_variant(try_parse_json('[1, 1]'))", "ARRAY<...>"),
     ("SELECT schema_of_variant(try_parse_json('7'))", "BIGINT"),
     # a JSON integer is BIGINT only when it fits a long (DuckDB types 0 .. 2^64-1 UBIGINT);

@@ -93,6 +93,11 @@ REJECTS = [
     # a repeated key is not JSON (Databricks' parse_json refuses it; DuckDB's reader takes it)
     (event()[:-1] + ',"order_id":"HAND-DUP"}', "invalid JSON"),
     ('{"a":1,"a":1}', "invalid JSON"),
+    # NaN / Infinity and trailing commas are not JSON (DuckDB's reader takes them)
+    (event()[:-1] + ',}', "invalid JSON"),
+    (event(discount_pct="NaN"), "invalid JSON"),
+    (event(unit_price="-Infinity"), "invalid JSON"),
+    ("nan", "invalid JSON"),
     # numbers that do not fit their column are rejected, never cast (a failing cast would fail
     # the statement on every run): after the types, before the value rules, in field order
     (event(base_price="100000000000000000000.0"), "out of range: base_price"),

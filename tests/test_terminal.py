@@ -90,7 +90,11 @@ def test_no_color_means_no_escape_sequences_even_on_a_forced_terminal(home):
 
 @pytest.mark.slow
 def test_shell_completion_for_bash(home):
-    shown = run_ecomctl(["--show-completion", "bash"], home)
+    # --show-completion detects the shell from its parent process: run it from bash (bash -c
+    # without exec stays the parent), whatever started the tests (an orphaned pytest has none).
+    command = [sys.executable, "-m", "ecomctl", "--home", str(home), "--show-completion"]
+    shown = subprocess.run(["bash", "-c", '"$@"; exit $?', "bash", *command],
+                           capture_output=True, text=True, timeout=60)
     assert shown.returncode == 0, shown.stderr
     assert "_ECOMCTL_COMPLETE=complete_bash" in shown.stdout
     assert "complete -o default -F _ecomctl_completion ecomctl" in shown.stdout
