@@ -25,11 +25,11 @@ def test_benchmark_writes_every_measure_and_keeps_the_notes(tmp_path):
     assert text.startswith("# Benchmark\n\nintro\n") and text.endswith("## Notes\nkept\n")
     assert "stale table" not in text
     for measure in ("`ecomctl --help`", "`generate --count 300`", "`ingest` 300 events",
-                    "bare DuckDB floor", "vs the floor", "`run-all --count 300`",
+                    "bare DuckDB floor", "its ingest part alone", "vs the floor", "`run-all --count 300`",
                     "`run-all --count 300` peak RSS", "`run-all --count 300` by step", "landing + COPY INTO loop", "peak RSS, `run-all` 100 / 150 / 300 events",
                     "Databricks: SQL statements `run-all` sends"):
         assert measure in text, measure
     table = [line for line in text.splitlines() if line.startswith("| ")]
-    assert len(table) == 12  # header + 11 measures
+    assert len(table) == 13  # header + 12 measures
     assert all(line.rstrip().endswith(("| yes |", "| **no** |", "| — |")) for line in table[1:])
     assert proc.stdout in text
