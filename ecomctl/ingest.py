@@ -228,22 +228,22 @@ def ingest_partitions(transport: Transport, checkpoints: Callable[[], dict[str, 
     total = sum(max(p.end_sequence - p.start_checkpoint - p.expired, 0) for p in plans)
     done = 0
 
-    def settle(plan: PartitionIngest, before: int, events: Sequence[ReceivedEvent],
+    def settle(plan: PartitionIngest, before: int, count: int, last: int,
                load: "Future[int]") -> None:
         """Wait for a batch's load (its error is raised here) and check the checkpoint moved."""
         nonlocal done
         summary.landed_rows += load.result()
         fault_point("ingest.loaded")
-        plan.received += len(events)
+        plan.received += count
         plan.files += 1
-        done += len(events)
+        done += count
         if on_progress:
             on_progress(done, total)
         position = after_batch(plan.partition_id, before).get(plan.partition_id, before)
-        if position < events[-1].sequence_number:
+        if position < last:
             raise EcomctlError(
                 f"partition {plan.partition_id}: events up to sequence number "
-                f"{events[-1].sequence_number} were landed but raw_events stops at {position}",
+                f"{last} were landed but raw_events stops at {position}",
                 hint="check the landing folder and run ingest again")
 
     # Leaving the with block waits for a load in flight, also when a read or a check failed.
@@ -260,10 +260,14 @@ def ingest_partitions(transport: Transport, checkpoints: Callable[[], dict[str, 
                     break
                 fault_point("ingest.read")
                 load = prepare(plan.partition_id, events)
+                count, last = len(events), events[-1].sequence_number
+                # The file holds the batch now: drop it before the next read, so that one batch
+                # of events is in memory at a time, not the loading one and the next.
+                del events
                 if pending is not None:
                     settle(*pending)
-                pending = (plan, position, events, loader.submit(load))
-                position = events[-1].sequence_number
+                pending = (plan, position, count, last, loader.submit(load))
+                position = last
         if pending is not None:
             settle(*pending)
     return summary
