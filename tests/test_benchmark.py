@@ -26,7 +26,7 @@ def test_benchmark_writes_every_measure_and_keeps_the_notes(tmp_path):
     assert "stale table" not in text
     for measure in ("`ecomctl --help`", "`generate --count 300`", "`ingest` 300 events",
                     "bare DuckDB floor", "its ingest part alone", "vs the floor", "`run-all --count 300`",
-                    "`run-all --count 300` peak RSS", "`run-all --count 300` by step", "landing + COPY INTO loop", "peak RSS, `run-all` 100 / 150 / 300 events",
+                    "`run-all --count 300` peak RSS", "`run-all --count 300` by step", "landing + COPY INTO loop", "peak RSS, `run-all` 100 / 300 / 600 events",
                     "Databricks: SQL statements `run-all` sends"):
         assert measure in text, measure
     table = [line for line in text.splitlines() if line.startswith("| ")]
