@@ -111,6 +111,14 @@ def test_shell_completion_for_bash(home):
                                env=environment, timeout=60)
     assert "--seed" in completed.stdout.split()
 
+    # The values of --target complete too.
+    for words, expected in (("ecomctl --target ", ["local", "databricks"]),
+                            ("ecomctl --target d", ["databricks"])):
+        environment.update(COMP_WORDS=words, COMP_CWORD="2")
+        completed = subprocess.run([sys.executable, "-m", "ecomctl"], capture_output=True,
+                                   text=True, env=environment, timeout=60)
+        assert completed.stdout.split() == expected, words
+
 
 def test_help_lists_completion_options(cli):
     result = cli("--help", use_home=False)

@@ -46,12 +46,18 @@ def _version(value: bool) -> None:
         raise typer.Exit()
 
 
+def _complete_target(incomplete: str) -> list[str]:
+    from ecomctl.targets import AVAILABLE_TARGETS  # only when completing: --help stays fast
+
+    return [name for name in AVAILABLE_TARGETS if name.startswith(incomplete)]
+
+
 @app.callback()
 def main_options(
     ctx: typer.Context,
     target: Annotated[Optional[str], typer.Option(
         "--target", "-t", help="local (embedded event log + DuckDB) or databricks. \\[env: ECOMCTL_TARGET]",
-        show_default=False)] = None,
+        show_default=False, autocompletion=_complete_target)] = None,
     home: Annotated[Optional[Path], typer.Option(
         "--home", help="Local state folder. \\[env: ECOMCTL_HOME; default: ./.ecomctl]",
         show_default=False)] = None,
