@@ -6,6 +6,7 @@ warehouse what they can do; it never asks which target it runs on.
 
 from __future__ import annotations
 
+import sys
 import time
 from datetime import datetime
 from functools import cached_property
@@ -179,6 +180,10 @@ class Pipeline:
                 step.details.update(file=name, lines=0, events=0, empty_lines_skipped=0, batches=0,
                                     bytes=0, events_per_second=0)
                 return step
+            if str(source) == "-" and sys.stdin.isatty():
+                # Typed or pasted events: say what is expected instead of waiting in silence.
+                self.reporter.message("reading events from standard input, one JSON object per line; "
+                                      "end with Ctrl-D (Ctrl-Z then Enter on Windows)")
             sent, lines = send_lines(self.transport, source, name,
                                      on_progress=lambda n, total: self.reporter.progress("send", n, total))
             step.objects.append(ObjectResult(self.transport.source, "send", sent.events, sent.seconds))

@@ -123,3 +123,30 @@ def test_shell_completion_for_bash(home):
 def test_help_lists_completion_options(cli):
     result = cli("--help", use_home=False)
     assert "--install-completion" in result.stdout and "--show-completion" in result.stdout
+
+
+@pytest.mark.slow
+def test_send_from_a_terminal_says_what_it_waits_for(home):
+    """`send -` with a terminal on standard input tells the user to type or paste events and end
+    with Ctrl-D, instead of waiting in silence; the line typed is sent."""
+    import pty
+
+    assert run_ecomctl(["setup"], home).returncode == 0
+    controller, terminal = pty.openpty()
+    environment = {k: v for k, v in os.environ.items() if k not in ("NO_COLOR", "FORCE_COLOR")}
+    process = subprocess.Popen([sys.executable, "-m", "ecomctl", "--home", str(home), "--json", "send", "-"],
+                               stdin=terminal, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               env=environment)
+    os.close(terminal)
+    try:
+        os.write(controller, b'{"customer_id": "C1", "order_id": "TTY-1"}\n')
+        os.write(controller, b"\x04")  # Ctrl-D at the start of a line: end of input
+        out, err = process.communicate(timeout=120)
+    finally:
+        os.close(controller)
+    assert process.returncode == 0, err
+    assert b"reading events from standard input" in err and b"Ctrl-D" in err
+    assert json.loads(out)["steps"][0]["details"]["events"] == 1  # the typed line was sent
+    piped = subprocess.run([sys.executable, "-m", "ecomctl", "--home", str(home), "send", "-"],
+                           input=b'{"customer_id": "C2"}\n', capture_output=True, timeout=120)
+    assert piped.returncode == 0 and b"reading events from standard input" not in piped.stdout + piped.stderr
