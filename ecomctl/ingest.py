@@ -26,7 +26,8 @@ from ecomctl.warehouse.sqlfiles import string_literal
 if TYPE_CHECKING:
     from ecomctl.warehouse.base import Warehouse
 
-# A landing file being written: hidden from COPY INTO (a dot file; the local adapter reads *.json).
+# A landing file being written: hidden from COPY INTO (a dot file; the local adapter reads *.json),
+# named .<name>.<writer pid>.tmp so that a later ingest removes only what a dead process left.
 TMP_PREFIX, TMP_SUFFIX = ".", ".tmp"
 
 CHECKPOINTS_SQL = """
@@ -109,11 +110,11 @@ class PreparedLandingFile:
 
 
 def prepare_landing_file(directory: Path, source: str, partition_id: str,
-                       events: Sequence[ReceivedEvent]) -> PreparedLandingFile:
+                         events: Sequence[ReceivedEvent]) -> PreparedLandingFile:
     """Write one landing file under a hidden temporary name (see PreparedLandingFile)."""
     directory.mkdir(parents=True, exist_ok=True)
     name = landing_file_name(source, partition_id, events)
-    tmp = directory / f"{TMP_PREFIX}{name}{TMP_SUFFIX}"
+    tmp = directory / f"{TMP_PREFIX}{name}.{os.getpid()}{TMP_SUFFIX}"
     try:
         with open(tmp, "w", encoding="utf-8") as handle:
             handle.writelines(landing_lines(source, name, events))
@@ -135,15 +136,31 @@ def write_landing_file(directory: Path, source: str, partition_id: str,
 
 
 def remove_unpublished_landing_files(directory: Path) -> int:
-    """Delete the .tmp files a killed ingest left in the landing folder. They were never published,
-    so no load has read them, and their events are read again from the checkpoint. Only safe while
-    no other ingest writes to the folder (ingest holds the warehouse lock)."""
+    """Delete the .tmp landing files that a process which is gone left behind (killed while
+    writing one, or between writing and publishing it). No load has read them, and their events
+    are read again from the checkpoint. A file of a live process is another ingest still writing
+    it (the databricks target has no lock between two ingests): left alone. This process's own
+    are from an earlier ingest of it that failed: removed."""
     removed = 0
-    if directory.is_dir():
-        for leftover in directory.glob(f"{TMP_PREFIX}*{TMP_SUFFIX}"):
-            leftover.unlink(missing_ok=True)
-            removed += 1
+    if not directory.is_dir():
+        return removed
+    for leftover in directory.glob(f"{TMP_PREFIX}*{TMP_SUFFIX}"):
+        writer = leftover.name[:-len(TMP_SUFFIX)].rpartition(".")[2]
+        if writer.isdigit() and int(writer) != os.getpid() and _process_alive(int(writer)):
+            continue
+        leftover.unlink(missing_ok=True)
+        removed += 1
     return removed
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # PermissionError: it exists, as another user's
+        return True
+    return True
 
 
 def landing_lines(source: str, name: str, events: Sequence[ReceivedEvent]) -> Iterator[str]:

@@ -262,3 +262,29 @@ def test_a_failed_load_stops_ingest_and_the_unpublished_file_is_removed_next_tim
         assert step.details["landed"] == 80 - 18  # batches 0 and 1 were loaded by the first run
         recon = _recon(p)
         assert recon["valid_orders"] == recon["total_landed"] == 80 and recon["duplicates_removed"] == 0
+
+
+def test_only_hidden_landing_files_of_processes_that_are_gone_are_removed(tmp_path):
+    """A .tmp landing file names its writer's pid: one of a dead process is removed, one of a
+    live other process (an ingest still writing it) is kept, one of this process (an earlier
+    ingest of it that failed) is removed, and published files are never touched."""
+    import os
+    import subprocess
+    import sys
+
+    from ecomctl.ingest import remove_unpublished_landing_files
+
+    live = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    try:
+        names = {"dead": f".a.json.{dead.pid}.tmp", "live": f".b.json.{live.pid}.tmp",
+                 "mine": f".c.json.{os.getpid()}.tmp", "old format": ".d.json.tmp",
+                 "published": "e.json"}
+        for name in names.values():
+            (tmp_path / name).write_text("{}\n")
+        assert remove_unpublished_landing_files(tmp_path) == 3
+        assert sorted(p.name for p in tmp_path.iterdir()) == sorted([names["live"], names["published"]])
+    finally:
+        live.kill()
+        live.wait()
