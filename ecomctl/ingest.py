@@ -207,11 +207,10 @@ def landing_body_members(body: bytes) -> str:
 
 
 def ingest_partitions(transport: Transport, checkpoints: Callable[[], dict[str, int]],
-                      land_and_load: Callable[[str, Sequence[ReceivedEvent]], int] | None = None,
-                      batch_size: int = 100_000,
+                      prepare: Callable[[str, Sequence[ReceivedEvent]], Callable[[], int]],
+                      batch_size: int,
                       on_progress: Callable[[int, int], None] | None = None,
                       partition_checkpoints: Callable[[str, int], dict[str, int]] | None = None,
-                      prepare: Callable[[str, Sequence[ReceivedEvent]], Callable[[], int]] | None = None,
                       ) -> IngestSummary:
     """Drain every partition up to the end it had when ingest started.
 
@@ -220,19 +219,14 @@ def ingest_partitions(transport: Transport, checkpoints: Callable[[], dict[str, 
     partition's; `partition_checkpoints(partition_id, after)`, when given, that partition's from
     the rows above `after` only, which is what the check after each batch needs.
 
-    With `land_and_load(partition_id, events) -> rows`, one batch at a time. With
-    `prepare(partition_id, events) -> load`, the landing file of a batch is written while the
-    previous batch loads in a worker thread (the warehouse works without the GIL): prepare writes the
-    file where no load sees it yet and returns `load() -> rows`, which publishes and loads it. One
-    load runs at a time, in order; the next read starts after the batch just prepared, and its load
-    starts only once the previous one is loaded and checked.
+    `prepare(partition_id, events)` writes a batch's landing file where no load sees it yet and
+    returns `load() -> rows`, which publishes and loads it. Loads run in a worker thread (the
+    warehouse works without the GIL), one at a time and in order, so the next batch is read and
+    its file written while the previous one loads; a load starts only once the one before it is
+    loaded and checked.
     """
     from concurrent.futures import Future, ThreadPoolExecutor
 
-    if prepare is None:
-        if land_and_load is None:
-            raise TypeError("ingest_partitions needs land_and_load or prepare")
-        prepare = lambda partition_id, events: (lambda: land_and_load(partition_id, events))  # noqa: E731
     after_batch = partition_checkpoints or (lambda partition_id, after: checkpoints())
     summary = IngestSummary()
     start = checkpoints()

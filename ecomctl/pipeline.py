@@ -246,7 +246,7 @@ class Pipeline:
             summary = ingest_partitions(
                 self.transport,
                 lambda: read_checkpoints(self.warehouse, source),
-                batch_size=self.settings.ingest_batch, prepare=prepare,
+                prepare, self.settings.ingest_batch,
                 on_progress=lambda done, total: self.reporter.progress("ingest", done, total),
                 partition_checkpoints=lambda pid, after: read_checkpoints(self.warehouse, source,
                                                                           pid, after))

@@ -607,6 +607,20 @@ def hub_with_partitions(monkeypatch, partitions: dict[str, dict], hub_events: di
     monkeypatch.setattr(management, "get_partition_ids", lambda: list(partitions))
     monkeypatch.setattr(management, "get_partition_properties", lambda pid: partitions[pid])
     hub._management_client = management
+
+    def batches(kwargs):
+        pid, start, size = kwargs["partition_id"], kwargs["starting_position"], kwargs["max_batch_size"]
+        sequences = [s for s in hub_events[pid] if start == "-1" or s > start]
+        return [[received(s, key=f"C{s}") for s in sequences[i:i + size]]
+                for i in range(0, len(sequences), size)]
+
+    return hub, script_consumers(monkeypatch, hub, batches)
+
+
+def script_consumers(monkeypatch, hub, batches_for) -> list[dict]:
+    """Make every consumer the hub opens a real client whose receive_batch delivers
+    batches_for(receive_batch kwargs), then an empty batch every poll until the consumer is closed.
+    Returns the kwargs of each receive_batch call, in order."""
     calls: list[dict] = []
     real_new_consumer = hub.new_consumer
 
@@ -616,14 +630,10 @@ def hub_with_partitions(monkeypatch, partitions: dict[str, dict], hub_events: di
 
         def receive_batch(on_event_batch, **kwargs):
             calls.append(kwargs)
-            pid, start = kwargs["partition_id"], kwargs["starting_position"]
-            sequences = hub_events[pid]
-            if start != "-1":
-                sequences = [s for s in sequences if s > start]
-            for i in range(0, len(sequences), kwargs["max_batch_size"]):
+            for batch in batches_for(kwargs):
                 if stop.is_set():
                     return
-                on_event_batch(None, [received(s, key=f"C{s}") for s in sequences[i:i + kwargs["max_batch_size"]]])
+                on_event_batch(None, batch)
             while not stop.wait(0.02):
                 on_event_batch(None, [])
 
@@ -632,7 +642,7 @@ def hub_with_partitions(monkeypatch, partitions: dict[str, dict], hub_events: di
         return consumer
 
     monkeypatch.setattr(hub, "new_consumer", new_consumer)
-    return hub, calls
+    return calls
 
 
 def props(beginning: int, last: int, empty: bool = False) -> dict:
@@ -666,7 +676,8 @@ def test_ingest_drains_every_partition_to_its_end_and_counts_expired_events(monk
         return len(events)
 
     started = time.monotonic()
-    summary = ingest_partitions(hub, lambda: {p: max(s) for p, s in landed.items() if s}, land_and_load, 8)
+    summary = ingest_partitions(hub, lambda: {p: max(s) for p, s in landed.items() if s},
+                                lambda pid, events: lambda: land_and_load(pid, events), 8)
     assert time.monotonic() - started < 10
     assert landed["0"] == list(range(10)) + list(range(50, 80))
     assert landed["2"] == list(range(25)) and "1" not in landed
@@ -791,27 +802,13 @@ def test_the_pipeline_ingests_from_event_hubs_without_knowing_it(monkeypatch, tm
                         lambda pid: props(0, len(bodies[pid]) - 1, empty=not bodies[pid]) if bodies[pid]
                         else props(-1, -1, empty=True))
     hub._management_client = management
-    starts: list = []
-    real_new_consumer = hub.new_consumer
 
-    def new_consumer():
-        consumer = real_new_consumer()
-        stop = threading.Event()
+    def batches(kwargs):
+        pid, start = kwargs["partition_id"], kwargs["starting_position"]
+        first = 0 if start == "-1" else start + 1
+        return [[received(seq, body, key=key) for seq, (key, body) in enumerate(bodies[pid]) if seq >= first]]
 
-        def receive_batch(on_event_batch, **kwargs):
-            pid, start = kwargs["partition_id"], kwargs["starting_position"]
-            starts.append((pid, start))
-            first = 0 if start == "-1" else start + 1
-            batch = [received(seq, body, key=key) for seq, (key, body) in enumerate(bodies[pid]) if seq >= first]
-            on_event_batch(None, batch)
-            while not stop.wait(0.02):
-                on_event_batch(None, [])
-
-        monkeypatch.setattr(consumer, "receive_batch", receive_batch)
-        monkeypatch.setattr(consumer, "close", stop.set)
-        return consumer
-
-    monkeypatch.setattr(hub, "new_consumer", new_consumer)
+    calls = script_consumers(monkeypatch, hub, batches)
     settings = Settings.load({"home": tmp_path / "home"}, environ={})
     with Pipeline(settings) as pipeline:
         pipeline.__dict__["transport"] = hub  # the only difference from the local target
@@ -820,9 +817,10 @@ def test_the_pipeline_ingests_from_event_hubs_without_knowing_it(monkeypatch, tm
         ends = {pid: len(events) - 1 for pid, events in bodies.items()}
         for key, body in generate_messages(30, seed=6, as_of=datetime(2026, 11, 2, tzinfo=timezone.utc)):
             bodies[resolver.get_partition_id_by_partition_key(key)].append((key, body))
-        starts.clear()
+        calls.clear()
         second = pipeline.ingest().details
         third = pipeline.ingest().details
+        starts = [(c["partition_id"], c["starting_position"]) for c in calls]  # of both
         landed_sources = pipeline.warehouse.query(
             "SELECT DISTINCT source FROM ${catalog}.${bronze}.raw_events").rows
     assert first["received"] == first["landed"] == 200 and first["expired"] == 0

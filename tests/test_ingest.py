@@ -174,7 +174,7 @@ def test_the_drain_loop_works_with_or_without_the_per_partition_check(home):
                 return read_checkpoints(p.warehouse, source, partition_id, after)
 
             summary = ingest_partitions(p.transport, lambda: read_checkpoints(p.warehouse, source),
-                                        land_and_load, 7,
+                                        lambda pid, events: lambda: land_and_load(pid, events), 7,
                                         partition_checkpoints=per_partition if scoped else None)
             assert summary.received == summary.landed_rows == 60
             assert _checkpoints(p) == {pid: p.transport.partition_state(pid).last_sequence_number
@@ -214,7 +214,7 @@ def _drain_with_recorded_loads(p: Pipeline, batch: int, fail_on_load: int | None
     summary = None
     try:
         summary = ingest_partitions(p.transport, lambda: read_checkpoints(p.warehouse, source),
-                                    batch_size=batch, prepare=prepare)
+                                    prepare, batch)
     except RuntimeError as exc:
         timeline.append(("raised", -1, str(exc)))
     return summary, timeline

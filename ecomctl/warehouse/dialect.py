@@ -482,8 +482,8 @@ def _variant_fragment(node: "exp.JSONExtract") -> "exp.Expression":
 # letters left are true / false / null or one of those tokens. A cheap filter on the raw text
 # comes first (it also matches "info@..." inside strings, ~3% of generated events; a case-folding
 # regex over every body cost 1.6 s a million, this 0.8 s); only its matches are blanked and checked.
-_LENIENT = r"(?i)nan|inf|,\s*[\]}]"
 _TRAILING_COMMA = r",\s*[\]}]"
+_LENIENT = r"(?i)nan|inf|" + _TRAILING_COMMA
 _JSON_STRING = r'"(?:[^"\\]|\\.)*"'
 
 
