@@ -91,7 +91,10 @@ def describe_os_error(exc: OSError) -> str:
     return f"file system error on{where or ' a file'}: {reason}"
 
 
-def first_line(exc: BaseException) -> str:
+def first_line(value: "BaseException | str") -> str:
     """The first non-blank line of an exception's text (an engine's message can run on to a
-    caret diagram or a stack), else its type name: what a one-line error shows of it."""
-    return next((line.strip() for line in str(exc).splitlines() if line.strip()), type(exc).__name__)
+    caret diagram or a stack), else its type name: what a one-line error shows of it. For a text
+    (an already scrubbed message), its first non-blank line, else ''."""
+    text = str(value)
+    fallback = type(value).__name__ if isinstance(value, BaseException) else text.strip()
+    return next((line.strip() for line in text.splitlines() if line.strip()), fallback)

@@ -22,7 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Callable, Iterator
 
-from ecomctl.errors import EcomctlError, TransportError
+from ecomctl.errors import EcomctlError
+from ecomctl.events.transport import EventTooLargeError
 
 
 @dataclass
@@ -84,9 +85,7 @@ def send_lines(transport, source: "str | Path | BinaryIO", name: str | None = No
     progress = (lambda events, nbytes: on_progress(count.lines, total)) if on_progress else None
     try:
         sent = transport.send(read_messages(stream, count), on_progress=progress)
-    except TransportError as exc:
-        if "does not fit" not in str(exc):
-            raise
+    except EventTooLargeError as exc:
         raise EcomctlError(
             f"{count.name}, line {count.current}: {exc}",
             hint=f"lines before {count.current} were sent; fix or remove line {count.current} and "

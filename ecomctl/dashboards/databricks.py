@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 from ecomctl.errors import ConfigError, EcomctlError, SqlError
 from ecomctl.results import ObjectResult, StepResult
+from ecomctl.warehouse.sqlfiles import relative_name
 
 if TYPE_CHECKING:  # pragma: no cover
     from databricks.sdk import WorkspaceClient
@@ -312,10 +313,10 @@ def build_publication(settings: "Settings", sql_root, names, warehouse: str) -> 
                for q in rendered]
     _check_unique("saved query", [(q.file, q.query.title) for q in rendered])
     genie_spaces = load_genie_spaces(sql_root)
-    _check_unique("Genie space", [(_relative(s.file, sql_root), s.title) for s in genie_spaces])
+    _check_unique("Genie space", [(relative_name(s.file, sql_root), s.title) for s in genie_spaces])
     spaces = []
     for space in genie_spaces:
-        file = _relative(space.file, sql_root)
+        file = relative_name(space.file, sql_root)
         serialized = build_serialized_space(space, mapping, file)
         spaces.append((space.name, GenieSpace(space_id="", title=f"{settings.dashboard_name}: {space.title}",
                                               description=space.description, parent_path=folder,
@@ -397,9 +398,3 @@ def _url(host: str | None, kind: str, object_id: str, suffix: str = "") -> str |
 
 def _since(started: float) -> float:
     return round(time.perf_counter() - started, 6)
-
-
-def _relative(path, root) -> str:
-    from ecomctl.warehouse.sqlfiles import relative_name
-
-    return relative_name(path, root)

@@ -13,7 +13,7 @@ from typing import Any, Sequence
 
 from ecomctl.dashboards.definitions import DashboardQuery
 from ecomctl.errors import SqlError
-from ecomctl.warehouse.sqlfiles import relative_name as _relative
+from ecomctl.warehouse.sqlfiles import relative_name
 from ecomctl.warehouse.sqlfiles import render
 
 GRID_COLUMNS = 6
@@ -43,7 +43,7 @@ def render_queries(queries: Sequence[DashboardQuery], names: dict[str, str], roo
     that the SELECT does not return is an error naming the file."""
     rendered = []
     for query in queries:
-        file = _relative(query.file, root)
+        file = relative_name(query.file, root)
         sql = render(query.sql, names, file)
         columns = output_columns(sql, file)
         for axis in ("x", "y"):

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from ecomctl.errors import EcomctlError, SqlError
 from ecomctl.results import ObjectResult, StepResult, utc_now
+from ecomctl.warehouse.sqlfiles import relative_name
 
 if TYPE_CHECKING:
     from ecomctl.pipeline import Pipeline
@@ -31,9 +32,9 @@ def publish_local(pipeline: "Pipeline", step: StepResult) -> None:
         started = time.perf_counter()
         for question in space.questions:
             try:
-                warehouse.query(question.sql, file=_relative(space.file, pipeline.sql_root))
+                warehouse.query(question.sql, file=relative_name(space.file, pipeline.sql_root))
             except SqlError as exc:
-                raise SqlError(_relative(space.file, pipeline.sql_root),
+                raise SqlError(relative_name(space.file, pipeline.sql_root),
                                f"example SQL for {question.question!r} failed: {exc}") from exc
             examples += 1
         step.objects.append(ObjectResult(f"genie space {space.name}", "examples run",
@@ -95,7 +96,7 @@ def _run_queries(pipeline: "Pipeline", step: StepResult, queries) -> list:
     panels = []
     for query in queries:
         started = time.perf_counter()
-        result = pipeline.warehouse.query(query.sql, file=_relative(query.file, pipeline.sql_root))
+        result = pipeline.warehouse.query(query.sql, file=relative_name(query.file, pipeline.sql_root))
         panels.append(Panel(query=query, columns=result.columns, rows=result.rows))
         step.objects.append(ObjectResult(f"query {query.name}", "run", len(result.rows),
                                          time.perf_counter() - started))
@@ -110,7 +111,7 @@ def _top_rows(step: StepResult, panels, title: str, query: str, label: str, sql_
     index = {column: n for n, column in enumerate(panel.columns)}
     missing = [c for c in (label, "net_revenue", "order_count") if c not in index]
     if missing:
-        raise SqlError(_relative(panel.query.file, sql_root), f"the terminal chart {title!r} needs the column(s) "
+        raise SqlError(relative_name(panel.query.file, sql_root), f"the terminal chart {title!r} needs the column(s) "
                        f"{', '.join(missing)}", hint="columns: " + ", ".join(panel.columns))
     rows = [[row[index[label]], row[index["net_revenue"]], row[index["order_count"]]]
             for row in panel.rows[:TOP_ROWS]]
@@ -125,10 +126,3 @@ def _key_figures(panels) -> list[tuple[str, str]]:
     if kpi is None:
         raise EcomctlError(f"dashboard query {KPI_QUERY} is missing from sql/dashboards/queries")
     return key_figures(kpi)
-
-
-def _relative(path, root) -> str:
-    """File names in messages read as in the repository: dashboards/queries/01_total_kpis.sql."""
-    from ecomctl.warehouse.sqlfiles import relative_name
-
-    return relative_name(path, root)

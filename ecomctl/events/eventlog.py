@@ -16,7 +16,8 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from ecomctl.errors import TransportError
-from ecomctl.events.transport import PartitionState, ProgressCallback, ReceivedEvent, SendResult
+from ecomctl.events.transport import (EventTooLargeError, PartitionState, ProgressCallback,
+                                      ReceivedEvent, SendResult)
 
 LOG_FORMAT_VERSION = 1
 # Bytes counted per event on top of its body, close to Event Hubs' AMQP framing (~16 B for a
@@ -220,10 +221,7 @@ class EmbeddedEventLog:
             if size > limit:
                 if batch:
                     flush()
-                raise TransportError(
-                    f"an event of {len(body)} bytes (partition key {key!r}) does not fit in a batch "
-                    f"of at most {limit} bytes ({EVENT_OVERHEAD_BYTES} bytes of overhead per event); "
-                    f"{events} events were sent before it", hint="make the event smaller")
+                raise EventTooLargeError(len(body), key, limit, events, overhead=EVENT_OVERHEAD_BYTES)
             if batch_bytes + size > limit:
                 flush()
             batch.append((key, body))

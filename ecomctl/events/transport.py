@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import NamedTuple, Protocol, runtime_checkable
 
+from ecomctl.errors import TransportError
+
 # on_progress(events_sent_so_far, bytes_sent_so_far), called after each batch is sent.
 ProgressCallback = Callable[[int, int], None]
 
@@ -21,6 +23,18 @@ class ReceivedEvent(NamedTuple):
     enqueued_time: datetime  # UTC, timezone-aware
     partition_key: str | None
     body: bytes
+
+
+class EventTooLargeError(TransportError):
+    """An event that does not fit even in an empty batch; the batches before it stay sent.
+    `overhead`: bytes a transport counts per event on top of the body, when it says so."""
+
+    def __init__(self, size: int, partition_key: str | None, limit: int, sent: int,
+                 overhead: int | None = None) -> None:
+        framing = f" ({overhead} bytes of overhead per event)" if overhead is not None else ""
+        super().__init__(f"an event of {size} bytes (partition key {partition_key!r}) does not fit in a batch "
+                         f"of at most {limit} bytes{framing}; {sent} events were sent before it",
+                         hint="make the event smaller")
 
 
 @dataclass(frozen=True)

@@ -388,7 +388,6 @@ class DatabricksWarehouse(Warehouse):
     SUPPORTS_MATERIALIZED_VIEWS = True
     SUPPORTS_STREAMING_TABLES = True
     HAS_DASHBOARD_SERVICE = True
-    STAGES_LANDING_FILES = True
     name = "databricks"
 
     def __init__(self, names: Names, session: "LiveSession | PlannedSession", *,
@@ -576,9 +575,8 @@ class DatabricksWarehouse(Warehouse):
             self._mv_meta_ready = True
 
     def _no_mv_error(self, reason: str) -> WarehouseError:
-        wid = getattr(getattr(self.session, "access", None), "warehouse_id", "") or "?"
         return WarehouseError(
-            f"SQL warehouse {wid} cannot host materialized views: {reason}",
+            f"SQL warehouse {self.warehouse_id or '?'} cannot host materialized views: {reason}",
             hint="use a Pro or serverless SQL warehouse on a Unity Catalog workspace with serverless "
                  "compute enabled")
 

@@ -8,7 +8,6 @@ fresh warehouse would get.
 from __future__ import annotations
 
 import time
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ecomctl.warehouse.base import (Names, QueryResult, StatementResult, Warehouse, elapsed,
@@ -44,9 +43,6 @@ class DryRunWarehouse(Warehouse):
 
     def tables(self, schema: str) -> list[str]:
         return []
-
-    def stage_landing_file(self, path: Path) -> None:
-        pass  # the local landing folder is the Volume: nothing to upload
 
     def close(self) -> None:
         pass

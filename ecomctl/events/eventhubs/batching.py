@@ -6,17 +6,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ecomctl.errors import TransportError
-from ecomctl.events.transport import ProgressCallback
-
-
-class EventTooLargeError(TransportError):
-    """An event that does not fit even in an empty batch; the batches before it stay sent."""
-
-    def __init__(self, size: int, partition_key: str | None, limit: int, sent: int) -> None:
-        super().__init__(f"an event of {size} bytes (partition key {partition_key!r}) does not fit in a batch "
-                         f"of at most {limit} bytes; {sent} events were sent before it",
-                         hint="make the event smaller")
+from ecomctl.events.transport import EventTooLargeError, ProgressCallback
 
 
 @dataclass

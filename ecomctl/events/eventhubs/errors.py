@@ -6,7 +6,7 @@ import logging
 import re
 from collections.abc import Iterable
 
-from ecomctl.errors import ConfigError, EcomctlError, TransportError
+from ecomctl.errors import ConfigError, EcomctlError, TransportError, first_line
 
 _SECRET_PATTERNS = (
     re.compile(r"(SharedAccessKey=)[^;\s'\"]+", re.IGNORECASE),
@@ -46,12 +46,12 @@ def translate_error(exc: BaseException, *, action: str, namespace: str, hub: str
     if isinstance(exc, EcomctlError):
         return exc
     from azure.core.exceptions import ClientAuthenticationError
-    from azure.eventhub.exceptions import AuthenticationError, EventHubError
+    from azure.eventhub.exceptions import AuthenticationError
 
     secrets = list(secrets)
     text = redact(str(exc), secrets)
     lowered = text.lower()
-    first_line = _first_line(text)
+    detail = first_line(text)
     where = f"{namespace}/{hub}"
     if isinstance(exc, ClientAuthenticationError):
         return TransportError(
@@ -59,12 +59,12 @@ def translate_error(exc: BaseException, *, action: str, namespace: str, hub: str
             hint="run `az login`, or set AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET, "
                  "or use EVENTHUB_CONNECTION_STRING instead")
     if "via proxy" in lowered or "proxy" in lowered and "connect" in lowered:
-        return TransportError(f"{action} failed: the proxy did not open a tunnel to {namespace} ({first_line})",
+        return TransportError(f"{action} failed: the proxy did not open a tunnel to {namespace} ({detail})",
                               hint="check EVENTHUB_PROXY_HOST, EVENTHUB_PROXY_PORT, EVENTHUB_PROXY_USER "
                                    "and EVENTHUB_PROXY_PASSWORD")
     if "certificate verify failed" in lowered:
         return TransportError(f"{action} failed: the TLS certificate presented for {namespace} is not trusted "
-                              f"({first_line})",
+                              f"({detail})",
                               hint="a TLS-inspecting proxy or a wrong namespace; its CA must be trusted")
     if any(marker in lowered for marker in _DNS_MARKERS):
         return TransportError(f"{action} failed: cannot resolve the namespace {namespace!r} (DNS lookup failed)",
@@ -75,17 +75,15 @@ def translate_error(exc: BaseException, *, action: str, namespace: str, hub: str
                               hint="check EVENTHUB_NAME or the connection string's EntityPath")
     if isinstance(exc, AuthenticationError) or "status code: 401" in lowered \
             or "unauthorized" in lowered or "invalidsignature" in lowered:
-        return TransportError(f"{action} on {where} was refused: authentication failed ({first_line})",
+        return TransportError(f"{action} on {where} was refused: authentication failed ({detail})",
                               hint=f"check the key in {setting}, or the identity's 'Azure Event Hubs "
                                    "Data Sender/Receiver' role")
     if isinstance(exc, (ConnectionError, TimeoutError, OSError)) or "timed out" in lowered \
             or "timeout" in lowered:
-        return TransportError(f"{action} failed: cannot reach {namespace} ({first_line})",
+        return TransportError(f"{action} failed: cannot reach {namespace} ({detail})",
                               hint="check the network, the firewall (AMQP uses port 5671; "
                                    "EVENTHUB_TRANSPORT=websockets uses 443) and the proxy settings")
-    if isinstance(exc, EventHubError):
-        return TransportError(f"{action} on {where} failed: {type(exc).__name__}: {first_line}")
-    return TransportError(f"{action} on {where} failed: {type(exc).__name__}: {first_line}")
+    return TransportError(f"{action} on {where} failed: {type(exc).__name__}: {detail}")
 
 
 def translate_keyvault_error(exc: BaseException, *, url: str, secret_name: str,
@@ -105,23 +103,16 @@ def translate_keyvault_error(exc: BaseException, *, url: str, secret_name: str,
         lowered = text.lower()
         if any(marker in lowered for marker in _DNS_MARKERS):
             return ConfigError(url_setting, f"cannot resolve the Key Vault host of {url} (DNS lookup failed)")
-        return ConfigError(url_setting, f"cannot reach the Key Vault {url}: {_first_line(text)}")
+        return ConfigError(url_setting, f"cannot reach the Key Vault {url}: {first_line(text)}")
     if isinstance(exc, HttpResponseError):
         status = getattr(exc, "status_code", None)
         if status == 403:
             return TransportError(f"reading the Key Vault secret {secret_name!r} from {url} was refused (403)",
                                   hint="give the identity the 'Key Vault Secrets User' role or a get-secret policy")
         return TransportError(f"reading the Key Vault secret {secret_name!r} from {url} failed: "
-                              f"{_first_line(text)}")
+                              f"{first_line(text)}")
     return TransportError(f"reading the Key Vault secret {secret_name!r} from {url} failed: "
-                          f"{type(exc).__name__}: {_first_line(text)}")
-
-
-def _first_line(text: str) -> str:
-    for line in text.splitlines():
-        if line.strip():
-            return line.strip()
-    return text.strip()
+                          f"{type(exc).__name__}: {first_line(text)}")
 
 
 def _credential_summary(text: str) -> str:

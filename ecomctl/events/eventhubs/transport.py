@@ -10,12 +10,13 @@ from typing import Any
 
 from ecomctl.config import Secret
 from ecomctl.errors import ConfigError, EcomctlError, TransportError
-from ecomctl.events.eventhubs.batching import BatchStats, EventTooLargeError, fill_batches
+from ecomctl.events.eventhubs.batching import BatchStats, fill_batches
 from ecomctl.events.eventhubs.errors import quiet_azure_loggers, translate_error, translate_keyvault_error
 from ecomctl.events.eventhubs.receiving import (RECEIVE_JOIN_SECONDS, RECEIVE_POLL_SECONDS, PartitionDrain,
                                                 partition_state_from_properties, starting_position)
 from ecomctl.events.eventhubs.settings import EventHubsConfig, hub_location
-from ecomctl.events.transport import PartitionState, ProgressCallback, ReceivedEvent, SendResult
+from ecomctl.events.transport import (EventTooLargeError, PartitionState, ProgressCallback, ReceivedEvent,
+                                      SendResult)
 
 EVENTHUBS_SCOPE = "https://eventhubs.azure.net/.default"
 DEFAULT_MAX_BATCH_BYTES = 1_048_576  # Standard tier and above; create_batch tells the real limit
@@ -108,10 +109,6 @@ class EventHubsTransport:
         if not self._namespace:
             self.connection_string()  # Key Vault mode: the namespace is inside the secret
         return self._namespace
-
-    @property
-    def eventhub_name(self) -> str:
-        return self._hub
 
     def _locate(self) -> tuple[str, str]:
         """(namespace, hub) without network where possible; Key Vault mode reads the secret."""
