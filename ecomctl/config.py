@@ -52,6 +52,7 @@ class Setting:
     group: str
     kind: str = "str"  # str | int | bool | path | identifier | target | secret | workspace_folder | object_name
     example: str = ""
+    minimum: int = 1  # kind "int": the smallest value accepted
 
 
 SETTINGS: tuple[Setting, ...] = (
@@ -68,8 +69,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("ingest_batch", "ECOMCTL_INGEST_BATCH", 100_000, "Most events per landing file (one read, one file, one load).", "general", "int"),
     # -- local target ----------------------------------------------------
     Setting("partitions", "ECOMCTL_PARTITIONS", 4, "Partitions of the embedded event log (fixed when the log is created).", "local", "int"),
-    Setting("retention_days", "ECOMCTL_RETENTION_DAYS", 7, "Days the embedded event log keeps events before they expire (0 keeps them forever).", "local", "int"),
-    Setting("lock_wait", "ECOMCTL_LOCK_WAIT", 300, "Seconds a command waits for another ecomctl process to finish with the local warehouse before it gives up (0: give up at once).", "local", "int"),
+    Setting("retention_days", "ECOMCTL_RETENTION_DAYS", 7, "Days the embedded event log keeps events before they expire (0 keeps them forever).", "local", "int", minimum=0),
+    Setting("lock_wait", "ECOMCTL_LOCK_WAIT", 300, "Seconds a command waits for another ecomctl process to finish with the local warehouse before it gives up (0: give up at once).", "local", "int", minimum=0),
     Setting("duckdb_memory_limit", "ECOMCTL_DUCKDB_MEMORY_LIMIT", "600MB", "DuckDB memory limit for the local warehouse; a run peaks at about this plus 200 MB.", "local"),
     # -- Azure Event Hubs --------------------------------------------------
     Setting("eventhub_name", "EVENTHUB_NAME", "orders", "Event hub name (the embedded log uses it too).", "eventhubs", "hub"),
@@ -83,7 +84,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("eventhub_proxy_port", "EVENTHUB_PROXY_PORT", "", "HTTP proxy port (3128 when empty).", "eventhubs"),
     Setting("eventhub_proxy_user", "EVENTHUB_PROXY_USER", "", "HTTP proxy user name, if the proxy needs one.", "eventhubs"),
     Setting("eventhub_proxy_password", "EVENTHUB_PROXY_PASSWORD", "", "HTTP proxy password (secret).", "eventhubs", "secret", "<proxy password>"),
-    Setting("eventhub_retries", "EVENTHUB_RETRIES", 3, "Retries of a failed Event Hubs or Key Vault operation (waiting 1 s, 2 s, 4 s ... at most 8 s); 0 fails at once.", "eventhubs", "int"),
+    Setting("eventhub_retries", "EVENTHUB_RETRIES", 3, "Retries of a failed Event Hubs or Key Vault operation (waiting 1 s, 2 s, 4 s ... at most 8 s); 0 fails at once.", "eventhubs", "int", minimum=0),
     Setting("eventhub_timeout_seconds", "EVENTHUB_TIMEOUT_SECONDS", 25, "Longest wait for one Event Hubs call (retries included) before it is abandoned as unanswered.", "eventhubs", "int"),
     Setting("eventhub_idle_seconds", "EVENTHUB_IDLE_SECONDS", 10, "ingest stops reading a partition after this many seconds without an event, even before its last sequence number.", "eventhubs", "int"),
     # -- Databricks --------------------------------------------------------
@@ -249,9 +250,8 @@ def _to_int(setting: Setting, raw: Any, origin: str) -> int:
         value = int(raw)
     except (TypeError, ValueError):
         raise ConfigError(origin, f"expected a whole number, got {raw!r}") from None
-    minimum = 0 if setting.attr in ("retention_days", "lock_wait", "eventhub_retries") else 1
-    if value < minimum:
-        raise ConfigError(origin, f"must be at least {minimum}, got {value}")
+    if value < setting.minimum:
+        raise ConfigError(origin, f"must be at least {setting.minimum}, got {value}")
     return value
 
 

@@ -307,10 +307,7 @@ class Pipeline:
                  self.transform(), self.views(), self.dashboards()]
         if self.plan is not None:
             return steps, None  # nothing was sent or landed: there is nothing to reconcile
-        ingest = steps[2].details
-        return steps, self.reconciliation(sent=steps[1].details["events"], received=ingest["received"],
-                                          landed=ingest["landed"], expired=ingest["expired"],
-                                          recovered=ingest["recovered_from_earlier_run"])
+        return steps, self.ingest_reconciliation(steps[2], sent=steps[1].details["events"])
 
     # -- reading state ---------------------------------------------------------
     def reconciliation(self, *, sent: int | None = None, received: int | None = None,
@@ -372,12 +369,22 @@ class Pipeline:
                 hint="bronze no longer adds up; run `ecomctl ingest` to rebuild it, "
                      "and report a bug if it persists")
 
+    def ingest_reconciliation(self, ingest: StepResult, sent: int | None = None) -> dict[str, Any] | None:
+        """After an ingest step: its flow (received, landed, expired) and bronze's all-time
+        balance; None in a dry run, where nothing was read or landed."""
+        if self.plan is not None:
+            return None
+        d = ingest.details
+        return self.reconciliation(sent=sent, received=d["received"], landed=d["landed"],
+                                   expired=d["expired"], recovered=d["recovered_from_earlier_run"])
+
     def bronze_reconciliation(self) -> dict[str, Any] | None:
-        """The all-time balance of bronze, or None before bronze was first built (status)."""
-        if not has_state(self.settings) or \
-                self.warehouse.table_rows(self.fqn("bronze", "received_events")) is None or \
-                self.warehouse.table_rows(self.fqn("bronze", "rejected_events")) is None or \
-                self.warehouse.table_rows(self.fqn("bronze", "orders")) is None:
+        """The all-time balance of bronze, or None before bronze was first built (status) and in
+        a dry run. One listing of the bronze schema, not a count of each table."""
+        if self.plan is not None or not has_state(self.settings):
+            return None
+        present = {name.lower() for name in self.warehouse.tables(self.settings.bronze_schema)}
+        if not {"received_events", "rejected_events", "orders"} <= present:
             return None
         return self.reconciliation()
 

@@ -142,13 +142,10 @@ def _eventhub_location(settings: Settings) -> tuple[str, str]:
     """(fully qualified namespace, hub) as the Event Hubs transport names its source, without
     network: from the connection string (its EntityPath wins over EVENTHUB_NAME) or
     EVENTHUB_NAMESPACE; "" for the namespace when only Key Vault knows it."""
-    from ecomctl.events.eventhubs.settings import hub_location, namespace_host
+    from ecomctl.events.eventhubs.settings import hub_location, qualified_namespace
 
     if settings.eventhub_connection_string:
         namespace, entity = hub_location(settings.eventhub_connection_string.reveal(),
                                          settings.origin("eventhub_connection_string"))
         return namespace, entity or settings.eventhub_name
-    namespace = namespace_host(settings.eventhub_namespace) if settings.eventhub_namespace.strip() else ""
-    if namespace and "." not in namespace:
-        namespace += ".servicebus.windows.net"
-    return namespace, settings.eventhub_name
+    return qualified_namespace(settings.eventhub_namespace), settings.eventhub_name

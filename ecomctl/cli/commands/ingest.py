@@ -25,12 +25,7 @@ def ingest(ctx: typer.Context,
 
     def work(pipeline, console):
         step = pipeline.ingest(mode.value)
-        if dry_run:
-            return [step], None  # nothing was read or landed: there is nothing to reconcile
-        d = step.details
-        reconciliation = pipeline.reconciliation(received=d["received"], landed=d["landed"],
-                                                 expired=d["expired"],
-                                                 recovered=d["recovered_from_earlier_run"])
+        reconciliation = pipeline.ingest_reconciliation(step)
         show_reconciliation(pipeline, console, reconciliation)
         return [step], reconciliation
 

@@ -12,8 +12,6 @@ def status(ctx: typer.Context, dry_run: DryRun = False) -> None:
 
     def work(pipeline, console):
         step = pipeline.status()
-        if dry_run:
-            return [step], None
         reconciliation = pipeline.bronze_reconciliation()
         show_reconciliation(pipeline, console, reconciliation)
         return [step], reconciliation

@@ -78,12 +78,7 @@ class EventHubsConfig:
         if settings.eventhub_connection_string:
             hub_location(settings.eventhub_connection_string.reveal(),
                                      origin("eventhub_connection_string"))
-        namespace = settings.eventhub_namespace.strip().lower()
-        if namespace:
-            namespace = namespace_host(namespace)
-            if "." not in namespace:
-                # A bare name is what people type; the SDK needs the fully qualified one.
-                namespace += ".servicebus.windows.net"
+        namespace = qualified_namespace(settings.eventhub_namespace)
         transport_type = settings.eventhub_transport.strip().lower()
         if transport_type not in TRANSPORT_TYPES:
             raise ConfigError(origin("eventhub_transport"),
@@ -120,6 +115,15 @@ def namespace_host(text: str) -> str:
         if text.lower().startswith(prefix):
             text = text[len(prefix):]
     return text.strip("/").lower()
+
+
+def qualified_namespace(text: str) -> str:
+    """EVENTHUB_NAMESPACE as the SDK needs it: the host alone, lower case, and a bare name (what
+    people type) completed with .servicebus.windows.net; '' when it is empty."""
+    namespace = namespace_host(text)
+    if namespace and "." not in namespace:
+        namespace += ".servicebus.windows.net"
+    return namespace
 
 
 def hub_location(conn_str: str, setting: str) -> tuple[str, str | None]:
