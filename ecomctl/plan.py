@@ -7,6 +7,9 @@ what the real run sends to a fresh workspace: queries return no rows, as nothing
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Callable, Iterable
+
+from ecomctl.events.transport import PartitionState, SendResult
 
 # The kinds of entry the pipeline records, and what each stands for; the console prints the kind
 # beside each entry. Other adapters (the dashboard API) may record kinds of their own.
@@ -47,8 +50,9 @@ class Plan:
                 for e in self.entries]
 
 
-class DryRunTransport:
-    """Stands in for the event hub: records what would be sent or read, connects to nothing."""
+class PlannedTransport:
+    """The event hub in a plan: a send counts and records what would be sent, a read records what
+    would be read and returns no events; nothing connects."""
 
     def __init__(self, source: str, max_batch_bytes: int, plan: Plan) -> None:
         self.source = source
@@ -62,20 +66,45 @@ class DryRunTransport:
         self.plan.add("api", f"list the partitions of {self.source} and their last sequence numbers")
         return []
 
-    def plan_send(self, count: int, seed: int | None) -> None:
-        seeded = f" (seed {seed})" if seed is not None else ""
-        self.plan.add("send", f"send {count:,} order events{seeded} to {self.source} in batches of "
-                              f"at most {self.max_batch_bytes:,} bytes (partition key customer_id)")
+    def partition_state(self, partition_id: str) -> PartitionState:
+        return PartitionState(partition_id, -1, -1, None)
 
-    def plan_send_lines(self, name: str) -> None:
-        self.plan.add("send", f"send each line of {name} as one event body, byte for byte and "
-                              f"unvalidated, to {self.source} in batches of at most "
-                              f"{self.max_batch_bytes:,} bytes (partition key: the line's customer_id "
-                              "when it has one)")
+    def send(self, messages: Iterable, on_progress: Callable[[int, int], None] | None = None,
+             ) -> SendResult:
+        """`messages` describes itself (`description`, `partition_key_rule`, `planned_count`);
+        it is not iterated, so nothing is generated or read."""
+        self.plan.add("send", f"send {messages.description} to {self.source} in batches of at most "
+                              f"{self.max_batch_bytes:,} bytes {messages.partition_key_rule}")
+        return SendResult(events=messages.planned_count, batches=0, bytes=0, seconds=0.0)
 
-    def plan_receive(self, batch: int) -> None:
+    def read(self, partition_id: str, after_sequence: int, max_events: int) -> list:
         self.plan.add("receive", f"read each partition of {self.source} from after its checkpoint "
-                                 f"to its end when ingest starts, at most {batch:,} events per read")
+                                 f"to its end when ingest starts, at most {max_events:,} events per read")
+        return []
 
     def close(self) -> None:
         pass
+
+
+class Checks:
+    """A condition a step checks before it goes on: `check()` raises when it does not hold."""
+
+    def verify(self, description: str, check: Callable[[], None]) -> None:
+        check()
+
+
+class PlannedChecks(Checks):
+    """In a plan a check is recorded and its reads are made (so the plan shows them), but its
+    answer is only known when the plan runs: a failing answer does not stop the plan."""
+
+    def __init__(self, plan: Plan) -> None:
+        self.plan = plan
+
+    def verify(self, description: str, check: Callable[[], None]) -> None:
+        from ecomctl.errors import EcomctlError
+
+        self.plan.add("check", description)
+        try:
+            check()
+        except EcomctlError:
+            pass

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timezone
 from decimal import Decimal
@@ -118,3 +119,27 @@ class NullReporter:
 
     def waiting(self, text: str | None) -> None:
         pass
+
+
+class StepTimer:
+    """Times a step and reports its start and finish."""
+
+    def __init__(self, name: str, description: str, reporter: Reporter) -> None:
+        self.result = StepResult(name)
+        self.description = description
+        self.reporter = reporter
+        self.started = 0.0
+
+    def __enter__(self) -> StepResult:
+        self.reporter.step_started(self.result.step, self.description)
+        self.started = time.perf_counter()
+        self.result.details["started_at"] = utc_now().isoformat()
+        return self.result
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        self.result.seconds = time.perf_counter() - self.started
+        if exc_type is None:
+            self.reporter.step_finished(self.result)
+        else:
+            self.result.details["failed"] = True
+            self.reporter.step_failed(self.result)

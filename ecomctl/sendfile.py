@@ -62,35 +62,78 @@ def read_messages(stream: BinaryIO, count: LineCount) -> Iterator[tuple[str | No
         yield partition_key(line), line
 
 
-def send_lines(transport, source: "str | Path | BinaryIO", name: str | None = None, *,
-               on_progress: Callable[[int, int | None], None] | None = None):
-    """Send every line of `source` ('-' = standard input); returns (SendResult, LineCount)."""
-    if isinstance(source, (str, Path)) and str(source) == "-":
-        source = sys.stdin.buffer
-        name = name or "<stdin>"
-    total: int | None = None
-    if isinstance(source, (str, Path)):
-        path = Path(source)
-        name = name or str(path)
+class JsonLines:
+    """The events of a JSON-lines file ('-' = standard input) as messages for a transport's send.
+
+    Nothing is opened until the messages are iterated, so a planned send reads nothing: it uses
+    `description` and `partition_key_rule`. `count` says how far the reading got.
+    `on_terminal` is called when the lines come from a terminal (typed or pasted events).
+    """
+
+    partition_key_rule = "(partition key: the line's customer_id when it has one)"
+    planned_count = 0  # unknown until the file is read
+
+    def __init__(self, source: "str | Path | BinaryIO", name: str | None = None, *,
+                 on_terminal: Callable[[], None] | None = None) -> None:
+        if isinstance(source, (str, Path)) and str(source) == "-":
+            source, name = sys.stdin.buffer, name or "<stdin>"
+        elif isinstance(source, (str, Path)):
+            name = name or str(source)
+        self.source = source
+        self.count = LineCount(name or "<stream>")
+        self.total: int | None = None  # lines in the file, once it is opened (None for a stream)
+        self.on_terminal = on_terminal
+        # A file that cannot be opened ends the messages before the first one; send_lines raises
+        # this after the transport's send (which would otherwise wrap it as a transport error).
+        self.error: EcomctlError | None = None
+
+    @property
+    def name(self) -> str:
+        return self.count.name
+
+    @property
+    def description(self) -> str:
+        return f"each line of {self.name} as one event body, byte for byte and unvalidated,"
+
+    def __iter__(self) -> Iterator[tuple[str | None, bytes]]:
+        if not isinstance(self.source, (str, Path)):
+            if self.on_terminal is not None and _is_terminal(self.source):
+                self.on_terminal()
+            yield from read_messages(self.source, self.count)
+            return
+        path = Path(self.source)
         try:
             with open(path, "rb") as handle:
-                total = sum(1 for _ in handle)
+                self.total = sum(1 for _ in handle)
             stream: BinaryIO = open(path, "rb")
         except OSError as exc:
-            raise EcomctlError(f"cannot read {path}: {exc.strerror or exc}",
-                               hint="give a JSON-lines file, or - for standard input") from None
-    else:
-        stream = source
-    count = LineCount(name or "<stream>")
-    progress = (lambda events, nbytes: on_progress(count.lines, total)) if on_progress else None
+            self.error = EcomctlError(f"cannot read {path}: {exc.strerror or exc}",
+                                      hint="give a JSON-lines file, or - for standard input")
+            return
+        with stream:
+            yield from read_messages(stream, self.count)
+
+
+def _is_terminal(stream: BinaryIO) -> bool:
     try:
-        sent = transport.send(read_messages(stream, count), on_progress=progress)
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def send_lines(transport, lines: JsonLines, *,
+               on_progress: Callable[[int, int | None], None] | None = None):
+    """Send every line; returns the transport's SendResult. A line too large for one event stops
+    the send with an error naming the line and where to resume."""
+    count = lines.count
+    progress = (lambda events, nbytes: on_progress(count.lines, lines.total)) if on_progress else None
+    try:
+        sent = transport.send(lines, on_progress=progress)
     except EventTooLargeError as exc:
         raise EcomctlError(
             f"{count.name}, line {count.current}: {exc}",
             hint=f"lines before {count.current} were sent; fix or remove line {count.current} and "
                  f"send the rest, e.g. tail -n +{count.current} FILE | ecomctl send -") from None
-    finally:
-        if stream is not source:
-            stream.close()
-    return sent, count
+    if lines.error is not None:
+        raise lines.error
+    return sent

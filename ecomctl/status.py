@@ -2,40 +2,39 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ecomctl.ingest import expired_unread, read_checkpoints
 from ecomctl.results import ObjectResult, StepResult
 
-if TYPE_CHECKING:
-    from ecomctl.pipeline import Pipeline
+if TYPE_CHECKING:  # pragma: no cover
+    from ecomctl.events.transport import Transport
+    from ecomctl.warehouse.base import Names, Warehouse
 
 
-def collect_status(pipeline: "Pipeline", step: StepResult) -> None:
-    from ecomctl.targets import has_state
-
-    settings = pipeline.settings
-    if not has_state(settings):
+def collect_status(step: StepResult, transport: "Transport", warehouse: "Warehouse", names: "Names",
+                   *, has_state: bool, home: Path, sql_root: Path) -> None:
+    if not has_state:
         step.details["set_up"] = False
-        step.tables["state"] = (["object", "state"], [[str(settings.home), "not set up: run `ecomctl setup`"]])
+        step.tables["state"] = (["object", "state"], [[str(home), "not set up: run `ecomctl setup`"]])
         return
     step.details["set_up"] = True
-    warehouse = pipeline.warehouse
-    for layer in ("bronze", "silver", "gold"):
-        for table in warehouse.tables(getattr(settings, f"{layer}_schema")):
-            fqn = pipeline.fqn(layer, table)
+    for schema in (names.bronze, names.silver, names.gold):
+        for table in warehouse.tables(schema):
+            fqn = f"{names.catalog}.{schema}.{table}"
             step.objects.append(ObjectResult(fqn, "count", warehouse.table_rows(fqn), 0.0))
 
-    _partition_lag(pipeline, step)
-    _migrations(pipeline, step)
+    _partition_lag(step, transport, warehouse, names)
+    _migrations(step, warehouse, sql_root)
 
 
-def _partition_lag(pipeline: "Pipeline", step: StepResult) -> None:
-    transport = pipeline.transport
-    raw_events = pipeline.fqn("bronze", "raw_events")
+def _partition_lag(step: StepResult, transport: "Transport", warehouse: "Warehouse",
+                   names: "Names") -> None:
+    raw_events = f"{names.catalog}.{names.bronze}.raw_events"
     checkpoints = {}
-    if pipeline.warehouse.table_rows(raw_events) is not None:
-        checkpoints = read_checkpoints(pipeline.warehouse, transport.source)
+    if warehouse.table_rows(raw_events) is not None:
+        checkpoints = read_checkpoints(warehouse, transport.source)
     rows = []
     partitions = []
     for pid in transport.partition_ids():
@@ -55,11 +54,11 @@ def _partition_lag(pipeline: "Pipeline", step: StepResult) -> None:
         ["partition", "last enqueued", "last landed", "lag", "expired unread", "last enqueued time"], rows)
 
 
-def _migrations(pipeline: "Pipeline", step: StepResult) -> None:
+def _migrations(step: StepResult, warehouse: "Warehouse", sql_root: Path) -> None:
     from ecomctl.warehouse import migrations
     from ecomctl.warehouse.sqlfiles import load_step
 
-    statuses = migrations.status(pipeline.warehouse, load_step("setup", pipeline.sql_root))
+    statuses = migrations.status(warehouse, load_step("setup", sql_root))
     rows = [[s.file.version, s.file.name, s.state, str(s.applied_at or "-")] for s in statuses]
     step.details["sql_versions"] = [{"version": r[0], "file": r[1], "state": r[2], "applied_at": r[3]}
                                     for r in rows]

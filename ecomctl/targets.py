@@ -1,144 +1,236 @@
-"""The registry of targets: which transport and which warehouse each target uses."""
+"""The registry of targets. A target is an object that checks its settings and builds its own
+collaborators, live or planned: the transport, the warehouse, the landing folder, the dashboard
+publisher, the reconciler and the checks. Nothing outside this module and the adapters asks which
+target it runs on or whether it is a dry run: a planned collaborator implements the interface of
+the live one and records into the plan what the live one would do.
+"""
 
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import TYPE_CHECKING, ClassVar
 
-from ecomctl.config import Settings
 from ecomctl.errors import ConfigError
 
-AVAILABLE_TARGETS = ("local", "databricks")
-
-
-def check_settings(settings: Settings) -> None:
-    """Fail before any work starts when the settings cannot work on their target.
-
-    Settings of one adapter are checked when that adapter is built, so a step needs only the
-    settings of what it uses (generate on databricks needs Event Hubs, not the warehouse).
-    """
-    if settings.target not in AVAILABLE_TARGETS:
-        raise ConfigError(settings.origin("target"),
-                          f"the {settings.target!r} target is not available in this version of "
-                          f"ecomctl; use one of {', '.join(AVAILABLE_TARGETS)}")
-    if settings.target == "local":
-        from ecomctl.warehouse.duckdb import DuckDBWarehouse
-
-        DuckDBWarehouse.check_catalog(settings.catalog, settings.origin("catalog"))
-
-
-def has_state(settings: Settings) -> bool:
-    """Whether the target holds any pipeline state yet (without creating any)."""
-    if settings.target == "local":
-        return settings.warehouse_path.exists()
-    return True
-
-
-def warehouse_names(settings: Settings):
-    from ecomctl.warehouse.base import Names
-
-    return Names(catalog=settings.catalog, bronze=settings.bronze_schema,
-                 silver=settings.silver_schema, gold=settings.gold_schema,
-                 meta=settings.meta_schema, volume=settings.volume)
-
-
-def make_transport(settings: Settings):
-    if settings.target == "databricks":
-        from ecomctl.events.eventhubs import EventHubsConfig, EventHubsTransport
-
-        return EventHubsTransport(EventHubsConfig.from_settings(settings))
-    from ecomctl.events.eventlog import EmbeddedEventLog
-
-    retention = timedelta(days=settings.retention_days) if settings.retention_days else None
-    return EmbeddedEventLog(settings.eventlog_path, partitions=settings.partitions,
-                            hub=settings.eventhub_name, retention=retention)
-
-
-def make_warehouse(settings: Settings, reporter=None):
-    """The target's warehouse; its settings are checked here, when a step first needs it."""
-    if settings.target == "databricks":
-        from ecomctl.warehouse.databricks import DatabricksAccess, DatabricksWarehouse
-
-        return DatabricksWarehouse.live(warehouse_names(settings), DatabricksAccess.from_settings(settings),
-                                        reporter=reporter, mv_schedule=settings.mv_schedule)
-    from ecomctl.warehouse.duckdb import DuckDBWarehouse
-
-    return DuckDBWarehouse(settings.warehouse_path, warehouse_names(settings),
-                           volumes_root=settings.landing_dir,
-                           memory_limit=settings.duckdb_memory_limit,
-                           lock_wait=settings.lock_wait,
-                           on_wait=reporter.message if reporter is not None else None)
-
-
-def make_dry_run_warehouse(settings: Settings, plan):
-    """A warehouse that records into `plan` what the target's warehouse would run; needs no
-    credentials: on databricks, missing warehouse settings show as <SETTING> in the plan."""
-    if settings.target == "databricks":
-        from ecomctl.errors import ConfigError
-        from ecomctl.warehouse.databricks import DatabricksAccess, DatabricksWarehouse
-
-        try:
-            access = DatabricksAccess.from_settings(settings)
-        except ConfigError:
-            access = None
-        return DatabricksWarehouse.planned(warehouse_names(settings), access, plan,
-                                           mv_schedule=settings.mv_schedule)
-    from ecomctl.warehouse.dryrun import DryRunWarehouse
-
-    return DryRunWarehouse(warehouse_names(settings), plan)
-
+if TYPE_CHECKING:  # pragma: no cover
+    from ecomctl.config import Settings
+    from ecomctl.plan import Plan
+    from ecomctl.results import Reporter
+    from ecomctl.warehouse.base import Names, Warehouse
 
 # 1 MB: the largest batch of the embedded log and of a Standard or Premium event hub (a live hub
 # reports its own); what a dry run says `generate` would fill its batches to.
 DRY_RUN_BATCH_BYTES = 1_048_576
 
 
-def make_dry_run_transport(settings: Settings, plan):
-    """A transport that records what would be sent or read, naming the hub it would use."""
-    from ecomctl.plan import DryRunTransport
+class Target:
+    """One target's collaborators. With a `plan`, each is its planned form (a dry run)."""
 
-    if settings.target == "local":
-        return DryRunTransport(f"local/{settings.eventhub_name}", DRY_RUN_BATCH_BYTES, plan)
-    namespace, hub = _eventhub_location(settings)
-    return DryRunTransport(f"{namespace or '<EVENTHUB_NAMESPACE>'}/{hub}", DRY_RUN_BATCH_BYTES, plan)
+    name: ClassVar[str]
+    description: ClassVar[str]
+
+    def __init__(self, settings: "Settings", *, plan: "Plan | None" = None,
+                 reporter: "Reporter | None" = None) -> None:
+        self.settings = settings
+        self.plan = plan
+        self.reporter = reporter
+
+    def check_settings(self) -> None:
+        """Fail before any work starts when the settings cannot work on this target. Settings of
+        one adapter are checked when that adapter is built, so a step needs only the settings of
+        what it uses (generate on databricks needs Event Hubs, not the warehouse)."""
+
+    def has_state(self) -> bool:
+        """Whether the target holds any pipeline state yet (without creating any)."""
+        return True
+
+    @property
+    def names(self) -> "Names":
+        from ecomctl.warehouse.base import Names
+
+        s = self.settings
+        return Names(catalog=s.catalog, bronze=s.bronze_schema, silver=s.silver_schema,
+                     gold=s.gold_schema, meta=s.meta_schema, volume=s.volume)
+
+    def begin_step(self, step: str) -> None:
+        """Entries of the plan are filed under the step that records them."""
+        if self.plan is not None:
+            self.plan.step = step
+
+    def transport(self):
+        raise NotImplementedError
+
+    def warehouse(self) -> "Warehouse":
+        raise NotImplementedError
+
+    def publisher(self, warehouse: "Warehouse"):
+        raise NotImplementedError
+
+    def landing(self):
+        """The landing folder ingest writes its files to, and where it reads leftovers from."""
+        from ecomctl.landing import LandingFolder, PlannedLandingFolder
+
+        if self.plan is not None:
+            return PlannedLandingFolder(self.settings.landing_dir, self.plan)
+        return LandingFolder(self.settings.landing_dir)
+
+    def checks(self):
+        """Conditions a step checks before it goes on; a plan records them, as their answer is
+        only known when the plan runs."""
+        from ecomctl.plan import Checks, PlannedChecks
+
+        return PlannedChecks(self.plan) if self.plan is not None else Checks()
+
+    def reconciler(self, warehouse: "Warehouse"):
+        """Balances bronze after an ingest; a plan has landed nothing, so there is nothing to balance."""
+        from ecomctl.reconciliation import PlannedReconciler, Reconciler
+
+        if self.plan is not None:
+            return PlannedReconciler()
+        return Reconciler(warehouse, warehouse.names)
+
+    def kafka_names(self) -> dict[str, str]:
+        raise ConfigError(self.settings.origin("target"),
+                          f"ingest --mode kafka is not available on the {self.name} target")
 
 
-def kafka_ingest_names(settings: Settings, *, dry_run: bool = False) -> dict[str, str]:
-    """The placeholders of sql/kafka beyond the object names: the hub's Kafka endpoint and the
-    Databricks secret holding its connection string (never the connection string itself).
-    In a dry run a missing setting shows as <SETTING>, as elsewhere in the plan."""
-    import re
+class LocalTarget(Target):
+    name = "local"
+    description = "embedded event log + DuckDB"
 
-    from ecomctl.errors import ConfigError
+    def check_settings(self) -> None:
+        from ecomctl.warehouse.duckdb import DuckDBWarehouse
 
-    namespace, hub = _eventhub_location(settings)
-    namespace = namespace or ("<EVENTHUB_NAMESPACE>" if dry_run else "")
-    if not namespace:
-        raise ConfigError(settings.origin("eventhub_namespace"),
-                          "ingest --mode kafka needs the Event Hubs namespace",
-                          hint="set EVENTHUB_NAMESPACE, e.g. myns.servicebus.windows.net")
-    if not re.match(r"^[A-Za-z0-9][A-Za-z0-9.-]*$", namespace) and not dry_run:
-        raise ConfigError(settings.origin("eventhub_namespace"), f"{namespace!r} is not a host name")
-    secret = {}
-    for attr in ("kafka_secret_scope", "kafka_secret_key"):
-        value = getattr(settings, attr)
-        if not value and dry_run:
-            secret[attr] = f"<{settings.origin(attr)}>"
-            continue
-        if not value:
-            raise ConfigError(settings.origin(attr), "ingest --mode kafka reads the Event Hubs "
-                              "connection string from a Databricks secret, which this names",
-                              hint="store it with `databricks secrets put-secret <scope> <key>`")
-        if not re.match(r"^[A-Za-z0-9._-]+$", value):
-            raise ConfigError(settings.origin(attr), f"{value!r} is not a secret scope or key name "
-                              "(letters, digits, '.', '-' and '_')")
-        secret[attr] = value
-    # The same source as the Event Hubs transport, so both ingest modes share checkpoints and dedupe.
-    return {"kafka_bootstrap": f"{namespace}:9093", "eventhub_name": hub,
-            "source": f"{namespace}/{hub}",
-            "secret_scope": secret["kafka_secret_scope"], "secret_key": secret["kafka_secret_key"]}
+        DuckDBWarehouse.check_catalog(self.settings.catalog, self.settings.origin("catalog"))
+
+    def has_state(self) -> bool:
+        return self.settings.warehouse_path.exists()
+
+    def transport(self):
+        s = self.settings
+        if self.plan is not None:
+            from ecomctl.plan import PlannedTransport
+
+            return PlannedTransport(f"local/{s.eventhub_name}", DRY_RUN_BATCH_BYTES, self.plan)
+        from ecomctl.events.eventlog import EmbeddedEventLog
+
+        retention = timedelta(days=s.retention_days) if s.retention_days else None
+        return EmbeddedEventLog(s.eventlog_path, partitions=s.partitions, hub=s.eventhub_name,
+                                retention=retention)
+
+    def warehouse(self) -> "Warehouse":
+        from ecomctl.warehouse.duckdb import DuckDBWarehouse
+
+        s = self.settings
+        if self.plan is not None:
+            return DuckDBWarehouse.planned(self.names, self.plan, volumes_root=s.landing_dir)
+        reporter = self.reporter
+        return DuckDBWarehouse(s.warehouse_path, self.names, volumes_root=s.landing_dir,
+                               memory_limit=s.duckdb_memory_limit, lock_wait=s.lock_wait,
+                               on_wait=reporter.message if reporter is not None else None)
+
+    def publisher(self, warehouse: "Warehouse"):
+        from ecomctl.dashboards.publish import HtmlDashboard, PlannedHtmlDashboard
+
+        if self.plan is not None:
+            return PlannedHtmlDashboard(self.settings.dashboards_dir, self.plan)
+        return HtmlDashboard(self.settings.dashboards_dir)
 
 
-def _eventhub_location(settings: Settings) -> tuple[str, str]:
+class DatabricksTarget(Target):
+    name = "databricks"
+    description = "Azure Event Hubs + Databricks SQL"
+
+    def transport(self):
+        if self.plan is not None:
+            from ecomctl.plan import PlannedTransport
+
+            namespace, hub = _eventhub_location(self.settings)
+            return PlannedTransport(f"{namespace or '<EVENTHUB_NAMESPACE>'}/{hub}",
+                                    DRY_RUN_BATCH_BYTES, self.plan)
+        from ecomctl.events.eventhubs import EventHubsConfig, EventHubsTransport
+
+        return EventHubsTransport(EventHubsConfig.from_settings(self.settings))
+
+    def warehouse(self) -> "Warehouse":
+        """Its settings are checked here, when a step first needs it. A plan needs no
+        credentials: missing warehouse settings show as <SETTING> in the plan."""
+        from ecomctl.warehouse.databricks import DatabricksAccess, DatabricksWarehouse
+
+        s = self.settings
+        if self.plan is not None:
+            try:
+                access = DatabricksAccess.from_settings(s)
+            except ConfigError:
+                access = None
+            return DatabricksWarehouse.planned(self.names, access, self.plan, mv_schedule=s.mv_schedule)
+        return DatabricksWarehouse.live(self.names, DatabricksAccess.from_settings(s),
+                                        reporter=self.reporter, mv_schedule=s.mv_schedule)
+
+    def publisher(self, warehouse: "Warehouse"):
+        from ecomctl.dashboards.databricks import (DRY_RUN_WAREHOUSE, DashboardApi,
+                                                   DatabricksDashboards, PlannedDatabricksDashboards)
+
+        if self.plan is not None:
+            return PlannedDatabricksDashboards(DashboardApi.dry_run(self.plan.add, self.settings),
+                                               self.settings,
+                                               warehouse.warehouse_id or DRY_RUN_WAREHOUSE)
+        # The workspace client the warehouse built: the same auth and short timeouts.
+        return DatabricksDashboards(DashboardApi.live(warehouse.workspace_client(), self.settings),
+                                    self.settings, warehouse.warehouse_id)
+
+    def kafka_names(self) -> dict[str, str]:
+        """The placeholders of sql/kafka beyond the object names: the hub's Kafka endpoint and the
+        Databricks secret holding its connection string (never the connection string itself).
+        In a plan a missing setting shows as <SETTING>, as elsewhere in the plan."""
+        import re
+
+        settings, planned = self.settings, self.plan is not None
+        namespace, hub = _eventhub_location(settings)
+        namespace = namespace or ("<EVENTHUB_NAMESPACE>" if planned else "")
+        if not namespace:
+            raise ConfigError(settings.origin("eventhub_namespace"),
+                              "ingest --mode kafka needs the Event Hubs namespace",
+                              hint="set EVENTHUB_NAMESPACE, e.g. myns.servicebus.windows.net")
+        if not re.match(r"^[A-Za-z0-9][A-Za-z0-9.-]*$", namespace) and not planned:
+            raise ConfigError(settings.origin("eventhub_namespace"), f"{namespace!r} is not a host name")
+        secret = {}
+        for attr in ("kafka_secret_scope", "kafka_secret_key"):
+            value = getattr(settings, attr)
+            if not value and planned:
+                secret[attr] = f"<{settings.origin(attr)}>"
+                continue
+            if not value:
+                raise ConfigError(settings.origin(attr), "ingest --mode kafka reads the Event Hubs "
+                                  "connection string from a Databricks secret, which this names",
+                                  hint="store it with `databricks secrets put-secret <scope> <key>`")
+            if not re.match(r"^[A-Za-z0-9._-]+$", value):
+                raise ConfigError(settings.origin(attr), f"{value!r} is not a secret scope or key name "
+                                  "(letters, digits, '.', '-' and '_')")
+            secret[attr] = value
+        # The same source as the Event Hubs transport, so both ingest modes share checkpoints and dedupe.
+        return {"kafka_bootstrap": f"{namespace}:9093", "eventhub_name": hub,
+                "source": f"{namespace}/{hub}",
+                "secret_scope": secret["kafka_secret_scope"], "secret_key": secret["kafka_secret_key"]}
+
+
+TARGETS: dict[str, type[Target]] = {t.name: t for t in (LocalTarget, DatabricksTarget)}
+
+
+def make_target(settings: "Settings", *, plan: "Plan | None" = None,
+                reporter: "Reporter | None" = None) -> Target:
+    """The settings' target, its settings checked: a setting that cannot work fails before any step."""
+    try:
+        target_class = TARGETS[settings.target]
+    except KeyError:
+        raise ConfigError(settings.origin("target"), f"unknown target {settings.target!r}; "
+                          f"choose one of {', '.join(TARGETS)}") from None
+    target = target_class(settings, plan=plan, reporter=reporter)
+    target.check_settings()
+    return target
+
+
+def _eventhub_location(settings: "Settings") -> tuple[str, str]:
     """(fully qualified namespace, hub) as the Event Hubs transport names its source, without
     network: from the connection string (its EntityPath wins over EVENTHUB_NAME) or
     EVENTHUB_NAMESPACE; "" for the namespace when only Key Vault knows it."""

@@ -73,9 +73,11 @@ _ORDER_COLUMNS = [
     "country", "order_ts", "product_id", "quantity", "unit_price", "discount_pct",
     "total_amount", "payment_method", "order_status", "event_id", "event_time",
 ]
+# The winning event's place in the transport, after the order's fields.
+_LINEAGE_COLUMNS = ["source", "partition_id", "sequence_number"]
 
 COLUMNS: dict[str, list[str]] = {
-    "bronze.orders": list(_ORDER_COLUMNS),
+    "bronze.orders": _ORDER_COLUMNS + _LINEAGE_COLUMNS,
     "bronze.products": ["product_id", "product_name", "brand", "category", "base_price"],
     "bronze.rejected_events": ["source", "partition_id", "sequence_number", "body", "body_encoding",
                                "reason"],
@@ -313,6 +315,7 @@ class ValidEvent:
     event_time: datetime
     sequence_number: int
     partition_id: str
+    source: str
 
 
 MAX_BODY_BYTES = 1_048_576  # 1 MB: a body this large or larger is rejected
@@ -419,8 +422,9 @@ def _bronze(raw: list[RawEvent]):
             })
         else:
             valid.append(ValidEvent(fields, fields["event_time"], ev.sequence_number,
-                                    ev.partition_id))
-    orders = [{c: e.fields[c] for c in COLUMNS["bronze.orders"]}
+                                    ev.partition_id, ev.source))
+    orders = [{**{c: e.fields[c] for c in _ORDER_COLUMNS}, "source": e.source,
+               "partition_id": e.partition_id, "sequence_number": e.sequence_number}
               for e in _latest(valid, "order_id").values()]
     products = [{c: e.fields[c] for c in COLUMNS["bronze.products"]}
                 for e in _latest(valid, "product_id").values()]

@@ -44,10 +44,20 @@ def test_dotenv_in_current_folder_is_read(tmp_path):
     ("ECOMCTL_TARGET", "snowflake", "ECOMCTL_TARGET"),
 ])
 def test_bad_settings_name_the_setting(env, value, setting):
+    from ecomctl.targets import make_target
+
     with pytest.raises(ConfigError) as info:
-        Settings.load(environ={env: value})
+        # A target name is checked by the registry of targets, when the pipeline builds it.
+        make_target(Settings.load(environ={env: value}))
     assert str(info.value).startswith(f"setting {setting}:")
     assert info.value.setting == setting
+
+
+def test_an_unknown_target_lists_the_targets():
+    from ecomctl.targets import make_target
+
+    with pytest.raises(ConfigError, match="unknown target 'snowflake'; choose one of local, databricks"):
+        make_target(Settings.load(environ={"ECOMCTL_TARGET": "Snowflake"}))
 
 
 def test_bad_flag_names_the_flag():

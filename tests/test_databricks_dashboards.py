@@ -22,6 +22,7 @@ from fake_workspace import FakeWorkspace
 
 from ecomctl.config import Settings
 from ecomctl.dashboards.databricks import (
+    DRY_RUN_WAREHOUSE,
     QUERY_UPDATE_MASK,
     DashboardApi,
     build_publication,
@@ -32,7 +33,7 @@ from ecomctl.dashboards.definitions import load_genie_spaces, load_queries
 from ecomctl.dashboards.lakeview import GRID_COLUMNS, SPEC_VERSIONS, output_columns, render_queries
 from ecomctl.errors import ConfigError, EcomctlError, SqlError
 from ecomctl.results import StepResult
-from ecomctl.targets import warehouse_names
+from ecomctl.targets import make_target
 
 SQL_ROOT = Path(__file__).resolve().parents[1] / "sql"
 TOKEN = "dapi-test-0123456789abcdef"
@@ -55,7 +56,7 @@ class PipelineSurface:
 
 def surface(env: dict[str, str] | None = None) -> PipelineSurface:
     settings = Settings.load(environ=dict(ENV if env is None else env))
-    return PipelineSurface(settings, SQL_ROOT, SimpleNamespace(names=warehouse_names(settings)))
+    return PipelineSurface(settings, SQL_ROOT, SimpleNamespace(names=make_target(settings).names))
 
 
 @pytest.fixture
@@ -193,7 +194,7 @@ def test_a_chart_axis_missing_from_the_select_names_the_file(tmp_path):
     folder.mkdir(parents=True)
     (folder / "01_sales.sql").write_text("-- title: Sales\n-- description: d\n-- chart: bar\n-- x: brand\n"
                                          "-- y: revenue\nSELECT brand, net_revenue FROM ${catalog}.${gold}.t\n")
-    names = warehouse_names(Settings.load(environ={})).as_mapping()
+    names = make_target(Settings.load(environ={})).names.as_mapping()
     with pytest.raises(SqlError, match=r"dashboards/queries/01_sales.sql: header '-- y: revenue'"):
         render_queries(load_queries(tmp_path), names, tmp_path)
 
@@ -209,7 +210,7 @@ def test_two_queries_with_one_title_are_refused(tmp_path):
     settings = Settings.load(environ={})
     with pytest.raises(SqlError, match=r"dashboards/queries/02_q02.sql: title 'Sales' is also used by "
                                        r"dashboards/queries/01_q01.sql"):
-        build_publication(settings, tmp_path, warehouse_names(settings), WAREHOUSE)
+        build_publication(settings, tmp_path, make_target(settings).names, WAREHOUSE)
 
 
 def test_saved_queries_are_real_request_objects(publication):
@@ -321,7 +322,7 @@ def live_api(workspace: FakeWorkspace, pipeline: PipelineSurface) -> DashboardAp
 
 def publish(workspace, pipeline) -> StepResult:
     step = StepResult("dashboards")
-    publish_databricks(pipeline, step, live_api(workspace, pipeline))
+    publish_databricks(pipeline.settings, pipeline.sql_root, pipeline.warehouse.names, step, live_api(workspace, pipeline))
     return step
 
 
@@ -458,7 +459,7 @@ def test_an_unreachable_workspace_is_one_line(pipeline):
     client = WorkspaceClient(config=Config(host=f"http://127.0.0.1:{port}", token=TOKEN,
                                            retry_timeout_seconds=1, http_timeout_seconds=1))
     with pytest.raises(EcomctlError) as info:
-        publish_databricks(pipeline, StepResult("dashboards"), DashboardApi.live(client, pipeline.settings))
+        publish_databricks(pipeline.settings, pipeline.sql_root, pipeline.warehouse.names, StepResult("dashboards"), DashboardApi.live(client, pipeline.settings))
     message = str(info.value)
     assert message.startswith("Databricks: could not create the workspace folder /Shared/ecomctl-test: "
                               "no answer from the workspace")
@@ -482,7 +483,7 @@ def test_live_publishing_needs_a_warehouse(workspace):
 def test_the_pipelines_warehouse_id_wins_over_the_settings(workspace, pipeline):
     """Pipeline.dashboards passes the id its warehouse runs statements on; every payload names it."""
     step = StepResult("dashboards")
-    publish_databricks(pipeline, step, live_api(workspace, pipeline), warehouse="wh9")
+    publish_databricks(pipeline.settings, pipeline.sql_root, pipeline.warehouse.names, step, live_api(workspace, pipeline), warehouse="wh9")
     state = workspace.state
     assert step.details["warehouse_id"] == "wh9"
     assert [d["warehouse_id"] for d in state.dashboards.values()] == ["wh9"]
@@ -503,8 +504,10 @@ def test_dry_run_records_each_call_in_order_without_connecting(monkeypatch):
     pipeline = surface({"ECOMCTL_CATALOG": "shop"})
     recorded: list[tuple[str, str]] = []
     step = StepResult("dashboards")
-    publish_databricks(pipeline, step, DashboardApi.dry_run(lambda kind, text: recorded.append((kind, text)),
-                                                            pipeline.settings))
+    # Without a warehouse setting the planned target passes the placeholder (targets.py).
+    publish_databricks(pipeline.settings, pipeline.sql_root, pipeline.warehouse.names, step,
+                       DashboardApi.dry_run(lambda kind, text: recorded.append((kind, text)), pipeline.settings),
+                       warehouse=DRY_RUN_WAREHOUSE)
 
     assert {kind for kind, _ in recorded} == {"api"}
     lines = [text for _, text in recorded]
@@ -535,8 +538,8 @@ def test_dry_run_never_shows_the_token():
     pipeline = surface({**ENV, "DATABRICKS_HOST": "https://adb-1.2.azuredatabricks.net", "DATABRICKS_TOKEN": TOKEN})
     recorded: list[str] = []
     step = StepResult("dashboards")
-    publish_databricks(pipeline, step, DashboardApi.dry_run(lambda kind, text: recorded.append(text),
-                                                            pipeline.settings))
+    publish_databricks(pipeline.settings, pipeline.sql_root, pipeline.warehouse.names, step,
+                       DashboardApi.dry_run(lambda kind, text: recorded.append(text), pipeline.settings))
     assert TOKEN not in "\n".join(recorded) and TOKEN not in json.dumps(asdict(step), default=str)
     assert f"warehouse_id={WAREHOUSE}" in recorded[3]
 
@@ -564,8 +567,8 @@ def test_live_workspace_publishes_twice_in_place():
                                            profile=settings.databricks_profile or None,
                                            retry_timeout_seconds=60, http_timeout_seconds=30))
     first, second = StepResult("dashboards"), StepResult("dashboards")
-    publish_databricks(pipeline, first, DashboardApi.live(client, settings))
-    publish_databricks(pipeline, second, DashboardApi.live(client, settings))
+    publish_databricks(pipeline.settings, pipeline.sql_root, pipeline.warehouse.names, first, DashboardApi.live(client, settings))
+    publish_databricks(pipeline.settings, pipeline.sql_root, pipeline.warehouse.names, second, DashboardApi.live(client, settings))
     assert second.details["dashboard"]["id"] == first.details["dashboard"]["id"]
     assert [o.action for o in second.objects if o.object.startswith(("query", "genie"))] == ["update"] * 15
     stored = client.lakeview.get(first.details["dashboard"]["id"])

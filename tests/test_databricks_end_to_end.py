@@ -20,7 +20,7 @@ from ecomctl.config import Settings
 from ecomctl.dashboards.definitions import load_queries
 from ecomctl.dashboards.publish import SUMMARY_QUERIES
 from ecomctl.pipeline import Pipeline
-from ecomctl.targets import warehouse_names
+from ecomctl.targets import make_target
 from ecomctl.warehouse.base import single_statement
 from ecomctl.warehouse.databricks import HTTP_TIMEOUT_SECONDS, RETRY_TIMEOUT_SECONDS, LiveSession, Outcome
 from ecomctl.warehouse.sqlfiles import load_step, render
@@ -51,7 +51,7 @@ class SqlScript:
     MERGE = re.compile(r"SELECT '(?P<name>[^']+)' AS name, '(?P<checksum>[0-9a-f]+)' AS checksum")
 
     def __init__(self, settings: Settings, summary_rows: dict) -> None:
-        names = warehouse_names(settings)
+        names = make_target(settings).names
         self.sent: list[str] = []
         self.checksums: dict[str, str] = {}
         self.history = [(f.version, f.name, f.checksum, None) for f in load_step("setup", SQL_ROOT)]
@@ -226,7 +226,7 @@ def test_a_dry_run_plans_the_summary_queries_and_shows_no_figures(cli):
     report = _report(result)
     dashboards = [e for e in report["plan"] if e["step"] == "dashboards"]
     assert [e["kind"] for e in dashboards[-3:]] == ["sql"] * 3
-    names = warehouse_names(Settings.load({"target": "databricks"}, environ={}))
+    names = make_target(Settings.load({"target": "databricks"}, environ={})).names
     expected = [single_statement(render(q.sql, names.as_mapping(), q.name), q.name)[0]
                 for q in load_queries(SQL_ROOT) if q.name in SUMMARY_QUERIES]
     assert [e["text"] for e in dashboards[-3:]] == expected

@@ -24,12 +24,12 @@ pytestmark = [pytest.mark.live,
 
 @pytest.fixture
 def warehouse(monkeypatch):
-    from ecomctl.targets import make_warehouse
+    from ecomctl.targets import make_target
 
     for name, value in LIVE_ENV.items():  # the SDK reads its own variables too
         monkeypatch.setenv(name, value)
     settings = Settings.load({"target": "databricks"}, environ=LIVE_ENV)
-    with make_warehouse(settings) as live:
+    with make_target(settings).warehouse() as live:
         yield live
 
 

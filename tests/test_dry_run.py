@@ -241,14 +241,14 @@ def test_unreachable_workspace_fails_in_seconds_with_one_clean_line(tmp_path):
 ])
 def test_kafka_mode_names_the_same_source_as_the_event_hubs_transport(home, env):
     # Checkpoints and the transport dedupe key on source: both ingest modes must write the same one.
-    from ecomctl.targets import kafka_ingest_names, make_dry_run_transport, make_transport
+    from ecomctl.targets import make_target
 
     settings = Settings.load({"target": "databricks", "home": home}, environ={
         **env, "ECOMCTL_KAFKA_SECRET_SCOPE": "ecomctl", "ECOMCTL_KAFKA_SECRET_KEY": "eventhubs"})
-    transport = make_transport(settings)
+    transport = make_target(settings).transport()
     try:
-        assert kafka_ingest_names(settings)["source"] == transport.source
-        assert make_dry_run_transport(settings, Plan()).source == transport.source
+        assert make_target(settings).kafka_names()["source"] == transport.source
+        assert make_target(settings, plan=Plan()).transport().source == transport.source
     finally:
         transport.close()
 

@@ -77,7 +77,7 @@ def test_missing_step_folder_gives_no_files_and_unknown_step_is_an_error(tmp_pat
     assert load_step("views", tmp_path) == []
     with pytest.raises(SqlError, match="unknown step"):
         load_step("platinum", tmp_path)
-    assert STEPS == ("setup", "bronze", "silver", "gold", "views", "dashboards")
+    assert STEPS == ("setup", "bronze", "silver", "gold", "views", "dashboards", "checks")
 
 
 def test_the_repository_sql_files_load():

@@ -47,9 +47,9 @@ def _version(value: bool) -> None:
 
 
 def _complete_target(incomplete: str) -> list[str]:
-    from ecomctl.targets import AVAILABLE_TARGETS  # only when completing: --help stays fast
+    from ecomctl.targets import TARGETS  # only when completing: --help stays fast
 
-    return [name for name in AVAILABLE_TARGETS if name.startswith(incomplete)]
+    return [name for name in TARGETS if name.startswith(incomplete)]
 
 
 @app.callback()
@@ -74,12 +74,12 @@ def main_options(
 
 
 def run_command(ctx: typer.Context, command: str,
-                work: Callable[[Any, Any], tuple[list, dict | None]],
-                overrides: dict[str, Any] | None = None, dry_run: bool = False) -> None:
+                work: Callable[[Any, Any], tuple[list, dict | None]], dry_run: bool = False) -> None:
     """Load settings, run `work(pipeline, console)`, render, write the run report, exit 0, 1 or 2.
 
     `work` returns (steps, reconciliation). With `dry_run`, the pipeline records a plan instead of
-    connecting, and the plan is printed (and put in the report).
+    connecting, and the plan is printed (and put in the report): the one place where the flag
+    becomes a plan, which the target turns into planned collaborators.
     """
     from ecomctl.cli.console import PipelineConsole, Scrubber
     from ecomctl.config import Settings
@@ -99,7 +99,7 @@ def run_command(ctx: typer.Context, command: str,
     started = utc_now()
     exit_code = 0
     try:
-        flags = {"target": options.target, "home": options.home, **(overrides or {})}
+        flags = {"target": options.target, "home": options.home}
         settings = Settings.load(flags, env_file=options.env_file)
         scrub = Scrubber(settings.secrets())
         console.scrub = errors.scrub = scrub

@@ -180,6 +180,8 @@ class PipelineConsole:
         self.console.print(table)
 
     def render_summary(self, steps: list[StepResult], reconciliation: dict[str, Any] | None) -> None:
+        if self.dry_run:  # the plan is the summary of a dry run
+            return
         table = Table(title="run-all summary", title_justify="left")
         for column in ("step", "objects", "rows", "seconds"):
             table.add_column(column, justify="left" if column == "step" else "right")

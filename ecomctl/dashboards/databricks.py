@@ -59,7 +59,6 @@ def warehouse_id(settings: "Settings", *, required: bool = True) -> str | None:
 class DashboardApi(ABC):
     """The workspace calls that publishing makes. Build one with `live` or `dry_run`."""
 
-    connects: bool = False
     host: str | None = None
 
     @staticmethod
@@ -97,7 +96,6 @@ def dashboard_path(dashboard: "Dashboard") -> str:
 
 
 class _LiveApi(DashboardApi):
-    connects = True
 
     def __init__(self, workspace_client: "WorkspaceClient", settings: "Settings") -> None:
         self._w = workspace_client
@@ -334,15 +332,44 @@ def _check_unique(kind: str, titled: list[tuple[str, str]]) -> None:
         seen[title] = file
 
 
-def publish_databricks(pipeline, step: StepResult, api: DashboardApi, *, warehouse: str | None = None) -> None:
+class DatabricksDashboards:
+    """The dashboard publisher of a Databricks workspace: publishes the dashboard, saved queries
+    and Genie spaces through `api`, then runs the summary queries and shows the key figures."""
+
+    def __init__(self, api: DashboardApi, settings: "Settings", warehouse_id: str) -> None:
+        self.api = api
+        self.settings = settings
+        self.warehouse_id = warehouse_id
+
+    def publish(self, step: StepResult, warehouse, sql_root) -> None:
+        from ecomctl.dashboards.publish import summary_panels
+
+        publish_databricks(self.settings, sql_root, warehouse.names, step, self.api,
+                           warehouse=self.warehouse_id)
+        self.show(step, summary_panels(warehouse, sql_root, step), sql_root)
+
+    def show(self, step: StepResult, panels: list, sql_root) -> None:
+        from ecomctl.dashboards.publish import show_summary
+
+        show_summary(step, panels, sql_root)  # the key figures and charts the local target shows
+
+
+class PlannedDatabricksDashboards(DatabricksDashboards):
+    """In a plan the API calls and queries are recorded; there is nothing to show."""
+
+    def show(self, step: StepResult, panels: list, sql_root) -> None:
+        pass
+
+
+def publish_databricks(settings: "Settings", sql_root, names, step: StepResult, api: DashboardApi, *,
+                       warehouse: str | None = None) -> None:
     """Create or update the dashboard (and publish it), the saved queries and the Genie spaces.
 
-    Uses pipeline.settings, pipeline.sql_root and pipeline.warehouse.names only. `warehouse` is the
-    id of the SQL warehouse the pipeline runs on; without it, the one the settings name.
+    `warehouse` is the id of the SQL warehouse the pipeline runs on; without it, the one the
+    settings name.
     """
-    settings = pipeline.settings
-    warehouse = warehouse or warehouse_id(settings, required=api.connects) or DRY_RUN_WAREHOUSE
-    publication = build_publication(settings, pipeline.sql_root, pipeline.warehouse.names, warehouse)
+    warehouse = warehouse or warehouse_id(settings)
+    publication = build_publication(settings, sql_root, names, warehouse)
     folder = publication.folder
 
     started = time.perf_counter()

@@ -2,56 +2,73 @@
 every Genie example, render the HTML dashboard, and return the key figures.
 
 `show_summary` is what the terminal shows after `dashboards` on every target: the key figures and
-the top brands and cities as bar charts. On a warehouse with a dashboard service, `run_summary`
-runs just the queries it needs, after publishing."""
+the top brands and cities as bar charts. On a warehouse with a dashboard service,
+`summary_panels` runs just the queries it needs, after publishing."""
 
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ecomctl.errors import EcomctlError, SqlError
 from ecomctl.results import ObjectResult, StepResult, utc_now
 from ecomctl.warehouse.sqlfiles import relative_name
 
-if TYPE_CHECKING:
-    from ecomctl.pipeline import Pipeline
+if TYPE_CHECKING:  # pragma: no cover
+    from ecomctl.plan import Plan
+    from ecomctl.warehouse.base import Warehouse
 
 KPI_QUERY = "total_kpis"
 
 
-def publish_local(pipeline: "Pipeline", step: StepResult) -> None:
-    from ecomctl.dashboards.definitions import load_genie_spaces, load_queries
-    from ecomctl.dashboards.html import render_html
+class HtmlDashboard:
+    """The dashboard publisher of a warehouse without a dashboard service: runs every query and
+    every Genie example on the warehouse, then writes the HTML dashboard and shows the key figures."""
 
-    warehouse = pipeline.warehouse
-    panels = _run_queries(pipeline, step, load_queries(pipeline.sql_root))
+    def __init__(self, out_dir: Path) -> None:
+        self.out_dir = out_dir
 
-    examples = 0
-    for space in load_genie_spaces(pipeline.sql_root):
-        started = time.perf_counter()
-        for question in space.questions:
-            try:
-                warehouse.query(question.sql, file=relative_name(space.file, pipeline.sql_root))
-            except SqlError as exc:
-                raise SqlError(relative_name(space.file, pipeline.sql_root),
-                               f"example SQL for {question.question!r} failed: {exc}") from exc
-            examples += 1
-        step.objects.append(ObjectResult(f"genie space {space.name}", "examples run",
-                                         len(space.questions), time.perf_counter() - started))
+    def publish(self, step: StepResult, warehouse: "Warehouse", sql_root: Path) -> None:
+        from ecomctl.dashboards.definitions import load_genie_spaces, load_queries
 
-    out_dir = pipeline.settings.dashboards_dir
-    if pipeline.plan is not None:  # a dry run: the queries above were recorded, nothing is written
-        pipeline.plan.add("write", f"{out_dir / 'index.html'}: the HTML dashboard of the ten queries")
+        panels = run_queries(warehouse, sql_root, step, load_queries(sql_root))
+        examples = 0
+        for space in load_genie_spaces(sql_root):
+            started = time.perf_counter()
+            for question in space.questions:
+                try:
+                    warehouse.query(question.sql, file=relative_name(space.file, sql_root))
+                except SqlError as exc:
+                    raise SqlError(relative_name(space.file, sql_root),
+                                   f"example SQL for {question.question!r} failed: {exc}") from exc
+                examples += 1
+            step.objects.append(ObjectResult(f"genie space {space.name}", "examples run",
+                                             len(space.questions), time.perf_counter() - started))
+        self.write(step, panels, sql_root)
         step.details.update(queries=len(panels), genie_examples=examples)
-        return
-    kpis = show_summary(step, panels, pipeline.sql_root)
-    html = render_html(panels, title="ecomctl: e-commerce dashboard", generated_at=utc_now(), kpis=kpis)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    path = out_dir / "index.html"
-    path.write_text(html, encoding="utf-8")
-    step.objects.append(ObjectResult(str(path), "write", len(panels), 0.0))
-    step.details.update(dashboard=str(path), queries=len(panels), genie_examples=examples)
+
+    def write(self, step: StepResult, panels: list, sql_root: Path) -> None:
+        from ecomctl.dashboards.html import render_html
+
+        kpis = show_summary(step, panels, sql_root)
+        html = render_html(panels, title="ecomctl: e-commerce dashboard", generated_at=utc_now(), kpis=kpis)
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        path = self.out_dir / "index.html"
+        path.write_text(html, encoding="utf-8")
+        step.objects.append(ObjectResult(str(path), "write", len(panels), 0.0))
+        step.details["dashboard"] = str(path)
+
+
+class PlannedHtmlDashboard(HtmlDashboard):
+    """In a plan the queries are recorded by the warehouse and the file is not written."""
+
+    def __init__(self, out_dir: Path, plan: "Plan") -> None:
+        super().__init__(out_dir)
+        self.plan = plan
+
+    def write(self, step: StepResult, panels: list, sql_root: Path) -> None:
+        self.plan.add("write", f"{self.out_dir / 'index.html'}: the HTML dashboard of the ten queries")
 
 
 # The terminal's bar charts: (title, dashboard query, label column); bars show net revenue.
@@ -64,19 +81,16 @@ TOP_ROWS = 5
 SUMMARY_QUERIES = (KPI_QUERY, *(query for _, query, _ in TERMINAL_CHARTS))
 
 
-def run_summary(pipeline: "Pipeline", step: StepResult) -> None:
-    """Run the key-figure and chart queries on the warehouse (three small aggregates over gold and
-    silver) and show them as `dashboards` does locally. In a dry run the queries are only recorded
-    in the plan and there is nothing to show."""
+def summary_panels(warehouse: "Warehouse", sql_root: Path, step: StepResult) -> list:
+    """Run the key-figure and chart queries on the warehouse (three small aggregates over gold
+    and silver): what `dashboards` shows in the terminal on a warehouse that publishes itself."""
     from ecomctl.dashboards.definitions import load_queries
 
-    queries = [q for q in load_queries(pipeline.sql_root) if q.name in SUMMARY_QUERIES]
+    queries = [q for q in load_queries(sql_root) if q.name in SUMMARY_QUERIES]
     missing = [name for name in SUMMARY_QUERIES if name not in {q.name for q in queries}]
     if missing:
         raise EcomctlError(f"dashboard query {missing[0]} is missing from sql/dashboards/queries")
-    panels = _run_queries(pipeline, step, queries)
-    if pipeline.plan is None:
-        show_summary(step, panels, pipeline.sql_root)
+    return run_queries(warehouse, sql_root, step, queries)
 
 
 def show_summary(step: StepResult, panels, sql_root) -> list[tuple[str, str]]:
@@ -90,13 +104,13 @@ def show_summary(step: StepResult, panels, sql_root) -> list[tuple[str, str]]:
     return kpis
 
 
-def _run_queries(pipeline: "Pipeline", step: StepResult, queries) -> list:
+def run_queries(warehouse: "Warehouse", sql_root: Path, step: StepResult, queries) -> list:
     from ecomctl.dashboards.html import Panel
 
     panels = []
     for query in queries:
         started = time.perf_counter()
-        result = pipeline.warehouse.query(query.sql, file=relative_name(query.file, pipeline.sql_root))
+        result = warehouse.query(query.sql, file=relative_name(query.file, sql_root))
         panels.append(Panel(query=query, columns=result.columns, rows=result.rows))
         step.objects.append(ObjectResult(f"query {query.name}", "run", len(result.rows),
                                          time.perf_counter() - started))

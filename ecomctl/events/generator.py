@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from decimal import ROUND_HALF_UP, Decimal
 from functools import lru_cache
+from typing import ClassVar
 from itertools import accumulate
 
 from ecomctl.events.model import (
@@ -221,6 +222,29 @@ def generate_messages(count: int, *, seed: int | None = None,
 # Below this many events a child process costs more (about 0.5 s to start) than it saves.
 BACKGROUND_MIN_EVENTS = 50_000
 _CHUNK = 20_000  # messages per hand-over from the child: large enough that pickling is cheap
+
+
+@dataclass(frozen=True)
+class OrderEvents:
+    """The messages `generate` sends, for a transport's send: iterating draws them (in a child
+    process for large counts); a planned send uses `description` and draws nothing."""
+
+    count: int
+    seed: int | None = None
+    as_of: datetime | None = None
+    partition_key_rule: ClassVar[str] = "(partition key customer_id)"
+
+    @property
+    def planned_count(self) -> int:
+        return self.count
+
+    @property
+    def description(self) -> str:
+        seeded = f" (seed {self.seed})" if self.seed is not None else ""
+        return f"{self.count:,} order events{seeded}"
+
+    def __iter__(self) -> Iterator[tuple[str, bytes]]:
+        return generate_messages_in_background(self.count, seed=self.seed, as_of=self.as_of)
 
 
 def generate_messages_in_background(count: int, *, seed: int | None = None,

@@ -53,7 +53,12 @@ def status(warehouse: Warehouse, files: Sequence[SqlFile]) -> list[MigrationStat
 
 def check_current(warehouse: Warehouse, files: Sequence[SqlFile]) -> None:
     """Steps after setup run only on the setup they were written for: nothing edited or pending."""
-    for state in status(warehouse, files):
+    check_statuses(status(warehouse, files), files)
+
+
+def check_statuses(statuses: Sequence[MigrationStatus], files: Sequence[SqlFile]) -> None:
+    """check_current on statuses already read."""
+    for state in statuses:
         _refuse_changed(state, files)
         if state.state == "pending":
             raise MigrationError(state.file.name, "has not been applied", hint="run `ecomctl setup`")

@@ -13,7 +13,9 @@ from typing import Mapping
 
 from ecomctl.errors import ConfigError, SqlError
 
-STEPS = ("setup", "bronze", "silver", "gold", "views", "dashboards")
+# The step folders of sql/ in run order; checks/ holds the queries that verify bronze (the
+# reconciliation), read after ingest and by status.
+STEPS = ("setup", "bronze", "silver", "gold", "views", "dashboards", "checks")
 # Steps whose SQL runs only on a warehouse that can host them (kafka: streaming tables with
 # read_kafka, for `ingest --mode kafka`); never run locally, so they are not in STEPS.
 SERVER_STEPS = ("kafka",)

@@ -1,6 +1,8 @@
 -- bronze.orders: one row per order_id among valid events, the order and customer fields as sent.
 -- A producer may resend an order: the latest event wins (event_time, then sequence_number, then
 -- partition_id, all descending), so a re-run or a resend never counts an order twice.
+-- The winning event's source, partition_id and sequence_number are kept: the reconciliation
+-- counts each partition's orders from this table instead of restating the rule.
 
 CREATE OR REPLACE TABLE ${catalog}.${bronze}.orders
 COMMENT 'One row per valid order (latest event wins)'
@@ -22,7 +24,10 @@ SELECT
   CAST(payment_method AS STRING)       AS payment_method,
   CAST(order_status AS STRING)         AS order_status,
   CAST(event_id AS STRING)             AS event_id,
-  CAST(event_time AS TIMESTAMP)        AS event_time
+  CAST(event_time AS TIMESTAMP)        AS event_time,
+  CAST(source AS STRING)               AS source,
+  CAST(partition_id AS STRING)         AS partition_id,
+  CAST(sequence_number AS BIGINT)      AS sequence_number
 FROM ${catalog}.${bronze}.received_events
 WHERE reason IS NULL
 QUALIFY ROW_NUMBER() OVER (

@@ -13,9 +13,8 @@ def run_all(ctx: typer.Context, count: Count = None, seed: Seed = None, as_of: A
 
     def work(pipeline, console):
         steps, reconciliation = pipeline.run_all(count, seed, utc(as_of), create_catalog)
-        if not dry_run:
-            console.render_summary(steps, reconciliation)
-            pipeline.check_reconciliation(reconciliation)
+        console.render_summary(steps, reconciliation)
+        pipeline.check_reconciliation(reconciliation)
         return steps, reconciliation
 
     run_command(ctx, "run-all", work, dry_run=dry_run)

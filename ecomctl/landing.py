@@ -1,0 +1,73 @@
+"""The landing folder of client-mode ingest, live and planned.
+
+Live, it removes what a dead writer left, loads files an interrupted run published, then drains
+every partition into landing files (ecomctl/ingest.py). Planned, it records one round of read,
+write, upload and load, which stands for all of them: the plan does not grow with the events.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Callable, Sequence
+
+from ecomctl.faults import fault_point
+from ecomctl.ingest import (IngestSummary, ingest_partitions, prepare_landing_file, read_checkpoints,
+                            remove_unpublished_landing_files)
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ecomctl.events.transport import ReceivedEvent, Transport
+    from ecomctl.plan import Plan
+    from ecomctl.warehouse.base import Warehouse
+
+Progress = Callable[[int, int], None]
+
+
+class LandingFolder:
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+
+    def ingest(self, transport: "Transport", warehouse: "Warehouse", load: Callable[[], int],
+               batch_size: int, on_progress: Progress | None = None) -> tuple[int, IngestSummary]:
+        """Land and load every event not yet landed; returns (rows loaded from files an earlier
+        run left, this run's summary). `load()` runs COPY INTO and returns the rows it loaded."""
+        source = transport.source
+        remove_unpublished_landing_files(self.directory)
+        # Files a crashed run wrote but did not upload or load.
+        for leftover in warehouse.unstaged_landing_files(self.directory):
+            warehouse.stage_landing_file(leftover)
+        recovered = load()
+
+        def prepare(partition_id: str, events: Sequence["ReceivedEvent"]) -> Callable[[], int]:
+            prepared = prepare_landing_file(self.directory, source, partition_id, events)
+
+            def publish_and_load() -> int:  # runs in ingest's load thread
+                path = prepared.publish()
+                fault_point("ingest.landing_written")
+                warehouse.stage_landing_file(path)
+                return load()
+            return publish_and_load
+
+        summary = ingest_partitions(
+            transport, lambda: read_checkpoints(warehouse, source), prepare, batch_size,
+            on_progress=on_progress,
+            partition_checkpoints=lambda pid, after: read_checkpoints(warehouse, source, pid, after))
+        return recovered, summary
+
+
+class PlannedLandingFolder(LandingFolder):
+    def __init__(self, directory: Path, plan: "Plan") -> None:
+        super().__init__(directory)
+        self.plan = plan
+
+    def ingest(self, transport: "Transport", warehouse: "Warehouse", load: Callable[[], int],
+               batch_size: int, on_progress: Progress | None = None) -> tuple[int, IngestSummary]:
+        load()  # files an interrupted run left
+        read_checkpoints(warehouse, transport.source)
+        transport.read("<each partition>", -1, batch_size)
+        example = self.directory / "<utc time>_<source>_p<partition>_<first>-<last>_<id>.json"
+        self.plan.add("write", f"one landing file per read (JSON lines, one event each): {example}")
+        warehouse.stage_landing_file(example)
+        load()
+        self.plan.add("check", "repeat read, write, upload and COPY INTO, from the new checkpoint, until "
+                               "each partition reaches the end it had when ingest started")
+        return 0, IngestSummary()
