@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Measure ecomctl against the performance budgets of issue 6 and write a markdown table.
+"""Measure ecomctl against its performance budgets and write the markdown table of docs/benchmark.md.
 
 Every measurement is a fresh process with a fresh --home (under a temporary folder), timed here
 with a monotonic clock; peak memory is the process's maximum resident set size, from

@@ -6,7 +6,7 @@ import json
 
 from reference import REQUIRED_FIELDS
 
-# A valid event (DESIGN §4); each bad kind breaks exactly one rule of it.
+# A valid event (docs/design.md, "The event"); each bad kind breaks exactly one rule of it.
 VALID = {
     "schema_version": 1, "event_id": "e-bad", "event_type": "order_created",
     "event_time": "2026-11-19T08:00:00Z", "order_id": "BAD-0", "customer_id": "C4242",

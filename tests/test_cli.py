@@ -63,7 +63,7 @@ def test_every_command_has_help_and_is_in_the_readme(cli, command):
                          if (c.name or c.callback.__name__.replace("_", "-")) == command)
     assert click_command.callback.__doc__.strip()
     readme = (REPO / "README.md").read_text()
-    assert f"ecomctl {command}" in readme, f"README has no section for `ecomctl {command}`"
+    assert f"ecomctl {command}" in readme, f"README has no line for `ecomctl {command}`"
 
 
 def test_usage_error_exits_2(cli):

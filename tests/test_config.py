@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from ecomctl.config import SETTINGS, Secret, Settings, env_example
+from ecomctl.config import SETTINGS, Secret, Settings, configuration_markdown, env_example
 from ecomctl.errors import ConfigError
 
 REPO = Path(__file__).resolve().parents[1]
@@ -79,12 +79,13 @@ def test_secrets_never_show():
 
 def test_env_example_lists_every_setting_and_is_current():
     text = (REPO / ".env.example").read_text()
-    assert text == env_example(), "regenerate: python -c 'from ecomctl.config import env_example; print(env_example(), end=\"\")' > .env.example"
+    assert text == env_example(), "regenerate: python scripts/settings_docs.py"
     for s in SETTINGS:
         assert f"{s.env}=" in text
 
 
-def test_readme_documents_every_setting():
-    readme = (REPO / "README.md").read_text()
-    missing = [s.env for s in SETTINGS if s.env not in readme]
-    assert not missing, f"README configuration table lacks {missing}"
+def test_configuration_doc_documents_every_setting_and_is_current():
+    text = (REPO / "docs" / "configuration.md").read_text(encoding="utf-8")
+    assert text == configuration_markdown(), "regenerate: python scripts/settings_docs.py"
+    missing = [s.env for s in SETTINGS if f"| `{s.env}` |" not in text]
+    assert not missing, f"docs/configuration.md configuration tables lack {missing}"

@@ -1,5 +1,6 @@
-"""DESIGN §7 with real processes: ingest killed with SIGKILL at many moments, then run again,
-ends with every valid order exactly once and every received event counted once.
+"""Ingestion's promise (docs/design.md, "Ingestion") with real processes: ingest killed with
+SIGKILL at many moments, then run again, ends with every valid order exactly once and every
+received event counted once.
 
 A backlog of 20,000 generated events plus 200 bad ones is built once into a template home; each
 round copies it, kills `ecomctl ingest` several times in a row (at named fault points, see

@@ -1,4 +1,4 @@
-"""Every construct the SQL files use has a golden test (DESIGN section 6).
+"""Every construct the SQL files use has a golden test (docs/design.md, "SQL files").
 
 The SQL of every file, dashboard query and Genie example is parsed; each
 function, window, cast target and JSON path it uses must also appear in a

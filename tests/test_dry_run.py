@@ -254,7 +254,7 @@ def test_kafka_mode_names_the_same_source_as_the_event_hubs_transport(home, env)
 
 
 def test_databricks_run_all_plan_is_printed_in_full_and_does_not_grow_with_count(cli):
-    """Issue 6's figure: the statements run-all sends to Databricks, counted from the dry-run plan,
+    """The benchmark's figure: the statements run-all sends to Databricks, counted from the dry-run plan,
     are as many at 1,000,000 events as at 300."""
     plans = {}
     for count in ("300", "1000000"):

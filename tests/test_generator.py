@@ -1,4 +1,5 @@
-"""The generator: reproducible, realistic events that pass the DESIGN.md section 4 rules."""
+"""The generator: reproducible, realistic events that pass the rules of the event
+(docs/design.md, "The event")."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from ecomctl.events.model import PRODUCTS_BY_ID, REQUIRED_FIELDS
 
 AS_OF = datetime(2026, 11, 20, 13, 5, 42, tzinfo=timezone.utc)
 
-# Written from DESIGN.md section 4, independently of ecomctl.events.model.
+# Written from docs/design.md ("The event"), independently of ecomctl.events.model.
 FIELDS = {
     "schema_version": "integer", "event_id": "string", "event_type": "string",
     "event_time": "timestamp", "order_id": "string", "customer_id": "string",
@@ -35,7 +36,7 @@ def parse_time(text: str) -> datetime:
 
 
 def rejection(body: bytes) -> str | None:
-    """Why DESIGN.md section 4 rejects this body, or None when it is a valid event."""
+    """Why the event rules (docs/design.md) reject this body, or None when it is a valid event."""
     try:
         event = json.loads(body.decode("utf-8"), parse_float=Decimal, parse_int=int)
     except ValueError:

@@ -1,4 +1,5 @@
-"""Ingestion semantics (DESIGN section 7): checkpoints from landed data, crash repair, dedupe, expiry."""
+"""Ingestion semantics (docs/design.md, "Ingestion"): checkpoints from landed data, crash repair,
+dedupe, expiry."""
 
 from __future__ import annotations
 

@@ -35,7 +35,7 @@ RAW_COLUMNS = ["source", "partition_id", "sequence_number", "offset", "enqueued_
 # rejected_events: the raw row with body_encoding (added to raw_events by V004) beside body, then reason
 REJECTED_COLUMNS = RAW_COLUMNS[:7] + ["body_encoding"] + RAW_COLUMNS[7:] + ["reason"]
 
-# A valid event in DESIGN §4 field order; numbers are written verbatim (JSON text).
+# A valid event in the field order of docs/design.md; numbers are written verbatim (JSON text).
 _TEMPLATE = {
     "schema_version": "1", "event_id": '"e-hand"', "event_type": '"order_created"',
     "event_time": '"2026-11-20T00:00:00Z"', "order_id": '"HAND-0"', "customer_id": '"C9001"',
@@ -80,7 +80,7 @@ REJECTS = [
     (event(city="42"), "wrong type: city must be string"),
     (event(unit_price='"129.99"'), "wrong type: unit_price must be number"),
     (event(order_status='["placed"]'), "wrong type: order_status must be string"),
-    # the first failing field in DESIGN §4 order wins
+    # the first failing field in the field order wins
     (event(city="42", quantity='"2"'), "wrong type: city must be string"),
     (event(schema_version="2"), "unknown schema_version: 2"),
     (event(quantity="0"), "quantity below 1: 0"),

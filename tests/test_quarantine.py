@@ -1,4 +1,4 @@
-"""Quarantine: every reject rule of DESIGN §4 lands the event in bronze.rejected_events with its own
+"""Quarantine: every reject rule of the event (docs/design.md) lands the event in bronze.rejected_events with its own
 reason, bad input arrives through `ecomctl send` as it would in a replay, and valid events in the
 same batch are unaffected."""
 

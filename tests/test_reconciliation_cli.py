@@ -1,4 +1,4 @@
-"""Reconciliation through the CLI: a bronze that no longer adds up is an error (issue 5 item 5).
+"""Reconciliation through the CLI: a bronze that no longer adds up is an error.
 
 Bronze is tampered with through a direct DuckDB connection, as a user's stray SQL or a half-done
 manual repair would; `status` then exits 1 with one line naming the count that does not add up.

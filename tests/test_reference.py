@@ -64,7 +64,7 @@ _DEFAULTS = {
 
 
 def body(**overrides) -> str:
-    """An event body in DESIGN §4 field order; N(...) values are written verbatim."""
+    """An event body in the field order of docs/design.md; N(...) values are written verbatim."""
     fields = {**_DEFAULTS, **overrides}
     parts = []
     for k, v in fields.items():

@@ -65,6 +65,18 @@ def test_a_real_run_all_report_validates(cli, home, tmp_path):
         assert f"| {label} | {value} |" in text
 
 
+def test_send_report_validates_and_carries_the_documented_details(cli, tmp_path):
+    lines = tmp_path / "events.jsonl"
+    lines.write_text('{"customer_id": "C1"}\n\nnot json\n')
+    assert cli("setup").exit_code == 0
+    report = json.loads(cli("--json", "send", str(lines)).stdout)
+    validate(report)
+    (step,) = report["steps"]
+    assert step["step"] == report["command"] == "send"
+    assert _documented_details()["send"] <= set(step["details"])
+    assert (step["details"]["events"], step["details"]["empty_lines_skipped"]) == (2, 1)
+
+
 def test_status_and_failed_reports_validate(cli, home, tmp_path):
     summary = tmp_path / "summary.md"
     status = cli("--json", "status")

@@ -1,4 +1,4 @@
-"""An SQL error through the CLI names the file, the statement and its line (issue 5 item 6).
+"""An SQL error through the CLI names the file, the statement and its line.
 
 No test hook: the warehouse is changed under ecomctl with a direct DuckDB connection, the way a
 user's own SQL (a renamed column, an edited history) breaks it, and the real SQL files then fail.

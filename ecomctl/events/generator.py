@@ -149,7 +149,8 @@ def _json_value(value: object) -> str:
 
 def generate_events(count: int, *, seed: int | None = None,
                     as_of: datetime | None = None) -> Iterator[dict]:
-    """Yield `count` order events (DESIGN.md section 4) as dicts: decimals as Decimal, times as strings.
+    """Yield `count` order events (docs/design.md, "The event") as dicts: decimals as Decimal,
+    times as strings.
 
     With a seed the events are reproducible byte for byte; as_of then defaults to today's midnight
     UTC, so the same seed on the same day gives identical events (pass as_of to pin it for good).

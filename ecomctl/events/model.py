@@ -1,4 +1,5 @@
-"""Order event schema version 1 (DESIGN.md section 4): the product catalog, statuses and the total rule."""
+"""Order event schema version 1 (docs/design.md, "The event"): the product catalog, statuses and
+the total rule."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ SCHEMA_VERSION = 1
 EVENT_TYPE = "order_created"
 
 ORDER_STATUSES = ("placed", "shipped", "delivered", "cancelled", "returned")
-# Cancelled and returned orders are not revenue (DESIGN.md section 5).
+# Cancelled and returned orders are not revenue (docs/design.md, "Tables and metrics").
 REVENUE_STATUSES = ("placed", "shipped", "delivered")
 
 PAYMENT_METHODS = ("credit_card", "debit_card", "paypal", "apple_pay", "google_pay", "bank_transfer")

@@ -135,7 +135,7 @@ timestamps AS (
 
 checked AS (
   -- The checks of docs/tables.md in their order; the first failing one is the reason.
-  -- Every field's presence is checked before any field's type (DESIGN section 4 field order).
+  -- Every field's presence is checked before any field's type, each in the field order of docs/tables.md.
   SELECT
     *,
     CASE
