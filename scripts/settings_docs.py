@@ -14,7 +14,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from ecomctl.config import configuration_markdown, env_example
+from ecomctl.config import env_example
+from ecomctl.configuration_docs import configuration_markdown
 
 REPO = Path(__file__).resolve().parents[1]
 GENERATED = {

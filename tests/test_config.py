@@ -2,7 +2,8 @@ from pathlib import Path
 
 import pytest
 
-from ecomctl.config import SETTINGS, Secret, Settings, configuration_markdown, env_example
+from ecomctl.config import SETTINGS, Secret, Settings, env_example
+from ecomctl.configuration_docs import configuration_markdown
 from ecomctl.errors import ConfigError
 
 REPO = Path(__file__).resolve().parents[1]
