@@ -82,9 +82,9 @@ def make_dry_run_warehouse(settings: Settings, plan):
             access = None
         return DatabricksWarehouse.planned(warehouse_names(settings), access, plan,
                                            mv_schedule=settings.mv_schedule)
-    from ecomctl.warehouse.dryrun import DryRunWarehouse
+    from ecomctl.warehouse.duckdb import DuckDBWarehouse
 
-    return DryRunWarehouse(warehouse_names(settings), plan)
+    return DuckDBWarehouse.planned(warehouse_names(settings), plan, volumes_root=settings.landing_dir)
 
 
 # 1 MB: the largest batch of the embedded log and of a Standard or Premium event hub (a live hub

@@ -21,7 +21,7 @@ from ecomctl.warehouse.duckdb.sqltext import literal, table_sql, utc_now
 if TYPE_CHECKING:  # pragma: no cover
     from ecomctl.warehouse.base import Names
     from ecomctl.warehouse.dialect import LocalStatement
-    from ecomctl.warehouse.duckdb.warehouse import DuckDBWarehouse
+    from ecomctl.warehouse.duckdb.session import LiveSession
 
 _FILE_COLUMN = "_ecomctl_landing_file"
 
@@ -31,23 +31,23 @@ _FORMAT_OPTIONS = {"inferschema": None, "multiline": {"false"}, "mode": {"failfa
 _COPY_OPTIONS = {"mergeschema": {"false"}, "force": {"true", "false"}}
 
 
-def copy_into(warehouse: "DuckDBWarehouse", st: "LocalStatement") -> tuple[str, str, int]:
+def copy_into(session: "LiveSession", st: "LocalStatement") -> tuple[str, str, int]:
     """Load the landing files not loaded yet into the statement's table: (table, action, rows)."""
     tree = st.tree
-    target = warehouse.fqn(st.target)
+    target = session.fqn(st.target)
     source, options = _copy_source_and_options(tree)
-    folder, volume_prefix = _local_folder(source, warehouse.names, warehouse.volumes_root)
-    catalog, schema, table = warehouse.split_fqn(target)
-    if not warehouse.relation_exists(catalog, schema, table):
+    folder, volume_prefix = _local_folder(source, session.names, session.volumes_root)
+    catalog, schema, table = session.split_fqn(target)
+    if not session.relation_exists(catalog, schema, table):
         raise StatementRefused(f"COPY INTO target {target} does not exist")
     candidates = _landing_files(folder, options.get("pattern"), options.get("files"))
-    warehouse.ensure_meta()
-    log = warehouse.meta("_copy_into_log")
-    con = warehouse.connection
+    session.ensure_meta()
+    log = session.meta("_copy_into_log")
+    con = session.connection
     if options.get("force") != "true":
         loaded = {r[0] for r in con.execute(
             f"SELECT file_name FROM {log} WHERE target = ?", [target]).fetchall()}
-        candidates = [c for c in candidates if _log_name(c, warehouse.volumes_root) not in loaded]
+        candidates = [c for c in candidates if _log_name(c, session.volumes_root) not in loaded]
     if not candidates:
         return target, "copy into", 0
 
@@ -75,17 +75,17 @@ def copy_into(warehouse: "DuckDBWarehouse", st: "LocalStatement") -> tuple[str, 
         if len(paths) == 1:
             counts = {paths[0]: int(inserted)}
         now = utc_now()
-        log_rows = [[target, _log_name(c, warehouse.volumes_root), int(counts.get(str(c), 0)), now]
+        log_rows = [[target, _log_name(c, session.volumes_root), int(counts.get(str(c), 0)), now]
                     for c in candidates]
         con.executemany(f"INSERT INTO {log} VALUES (?, ?, ?, ?)", log_rows)
         con.execute("COMMIT")
     except Exception as exc:  # duckdb.Error: name the landing file, not just the engine
-        warehouse.rollback()
+        session.rollback()
         culprit = next((c for c in candidates if str(c) in str(exc)), None)
         if culprit is None:
             raise
-        raise StatementRefused(_landing_error(exc, culprit, volume_prefix,
-                                              warehouse.volumes_root)) from None
+        raise StatementRefused(
+            _landing_error(exc, culprit, volume_prefix, session.volumes_root)) from None
     return target, "copy into", int(inserted)
 
 
