@@ -22,7 +22,8 @@ from ecomctl.dashboards.publish import SUMMARY_QUERIES
 from ecomctl.pipeline import Pipeline
 from ecomctl.targets import make_target
 from ecomctl.warehouse.base import single_statement
-from ecomctl.warehouse.databricks import HTTP_TIMEOUT_SECONDS, RETRY_TIMEOUT_SECONDS, LiveSession, Outcome
+from ecomctl.warehouse.databricks.access import HTTP_TIMEOUT_SECONDS, RETRY_TIMEOUT_SECONDS
+from ecomctl.warehouse.databricks.session import LiveSession, Outcome
 from ecomctl.warehouse.sqlfiles import load_step, render
 
 pytest.importorskip("databricks.sdk")

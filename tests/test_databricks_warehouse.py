@@ -14,8 +14,10 @@ from fake_workspace import FakeWorkspace
 from ecomctl.config import Secret, Settings
 from ecomctl.errors import ConfigError, SqlError, WarehouseError
 from ecomctl.warehouse.base import Names
-from ecomctl.warehouse.databricks import (DatabricksAccess, DatabricksWarehouse, LiveSession, Outcome,
-                                          StatementFailed, check_schedule, translate_connector_error)
+from ecomctl.warehouse.databricks import DatabricksAccess, DatabricksWarehouse
+from ecomctl.warehouse.databricks.errors import StatementFailed, translate_connector_error
+from ecomctl.warehouse.databricks.session import LiveSession, Outcome
+from ecomctl.warehouse.databricks.views import check_schedule
 from ecomctl.warehouse.statements import classify
 
 pytest.importorskip("databricks.sdk")

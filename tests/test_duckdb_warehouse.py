@@ -285,6 +285,6 @@ def test_insert_and_merge_report_rows(warehouse):
 
 def test_no_duckdb_progress_bar_on_stdout(warehouse):
     """DuckDB's own bar goes to stdout, which is the JSON report under --json."""
-    (enabled,) = warehouse.connection.execute(
+    (enabled,) = warehouse.session.connection.execute(
         "SELECT current_setting('enable_progress_bar')").fetchone()
     assert enabled is False

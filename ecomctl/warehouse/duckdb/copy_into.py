@@ -1,0 +1,191 @@
+"""COPY INTO on DuckDB, which has none: the Databricks semantics over the landing folder.
+
+A COPY INTO from the configured Volume path loads the JSON-lines files of the local folder that
+path maps to, skipping the files it loaded before: each loaded file is recorded in
+`<catalog>.<meta>._copy_into_log` in the same transaction as the insert, so a crash cannot load a
+file twice or lose one. Only the options the project's SQL uses are accepted; any other is a clear
+error rather than a silent difference from Databricks.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING, Any
+
+from ecomctl.errors import first_line
+from ecomctl.faults import fault_point
+from ecomctl.warehouse.duckdb.errors import StatementRefused
+from ecomctl.warehouse.duckdb.sqltext import literal, table_sql, utc_now
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ecomctl.warehouse.base import Names
+    from ecomctl.warehouse.dialect import LocalStatement
+    from ecomctl.warehouse.duckdb.session import LiveSession
+
+_FILE_COLUMN = "_ecomctl_landing_file"
+
+# COPY INTO options the local adapter understands, with the values it accepts (None: any value).
+_FORMAT_OPTIONS = {"inferschema": None, "multiline": {"false"}, "mode": {"failfast"},
+                   "encoding": {"utf-8", "utf8"}, "charset": {"utf-8", "utf8"}}
+_COPY_OPTIONS = {"mergeschema": {"false"}, "force": {"true", "false"}}
+
+
+def copy_into(session: "LiveSession", st: "LocalStatement") -> tuple[str, str, int]:
+    """Load the landing files not loaded yet into the statement's table: (table, action, rows)."""
+    tree = st.tree
+    target = session.fqn(st.target)
+    source, options = _copy_source_and_options(tree)
+    folder, volume_prefix = _local_folder(source, session.names, session.volumes_root)
+    catalog, schema, table = session.split_fqn(target)
+    if not session.relation_exists(catalog, schema, table):
+        raise StatementRefused(f"COPY INTO target {target} does not exist")
+    candidates = _landing_files(folder, options.get("pattern"), options.get("files"))
+    session.ensure_meta()
+    log = session.meta("_copy_into_log")
+    con = session.connection
+    if options.get("force") != "true":
+        loaded = {r[0] for r in con.execute(
+            f"SELECT file_name FROM {log} WHERE target = ?", [target]).fetchall()}
+        candidates = [c for c in candidates if _log_name(c, session.volumes_root) not in loaded]
+    if not candidates:
+        return target, "copy into", 0
+
+    columns = con.execute(f"DESCRIBE {table_sql(target)}").fetchall()
+    spec = ", ".join(f"{literal(name)}: {literal(_read_type(ctype))}"
+                     for name, ctype, *_ in columns)
+    paths = [str(c) for c in candidates]
+    read = (f"read_json(?, columns = {{{spec}}}, format = 'newline_delimited', "
+            f"filename = {literal(_FILE_COLUMN)})")
+    try:
+        counts: dict[str, int] = {}
+        if len(paths) > 1:  # rows per file for the log; a light pass that reads one column
+            first = literal(columns[0][0])
+            counts = dict(con.execute(
+                f"SELECT {_FILE_COLUMN}, COUNT(*) FROM read_json(?, columns = {{{first}: 'VARCHAR'}}, "
+                f"format = 'newline_delimited', filename = {literal(_FILE_COLUMN)}) GROUP BY 1",
+                [paths]).fetchall())
+        # One read of every new file; the insert and the log entries commit together,
+        # so a crash cannot load a file twice or lose one.
+        con.execute("BEGIN TRANSACTION")
+        (inserted,) = con.execute(
+            f"INSERT INTO {table_sql(target)} BY NAME SELECT * EXCLUDE ({_FILE_COLUMN}) FROM {read}",
+            [paths]).fetchone()
+        fault_point("copy_into.inserted")
+        if len(paths) == 1:
+            counts = {paths[0]: int(inserted)}
+        now = utc_now()
+        log_rows = [[target, _log_name(c, session.volumes_root), int(counts.get(str(c), 0)), now]
+                    for c in candidates]
+        con.executemany(f"INSERT INTO {log} VALUES (?, ?, ?, ?)", log_rows)
+        con.execute("COMMIT")
+    except Exception as exc:  # duckdb.Error: name the landing file, not just the engine
+        session.rollback()
+        culprit = next((c for c in candidates if str(c) in str(exc)), None)
+        if culprit is None:
+            raise
+        raise StatementRefused(
+            _landing_error(exc, culprit, volume_prefix, session.volumes_root)) from None
+    return target, "copy into", int(inserted)
+
+
+def _copy_source_and_options(tree: Any) -> tuple[str, dict[str, Any]]:
+    """The source path and the supported options of a parsed COPY INTO; anything else is an error."""
+    from sqlglot import exp
+
+    if not tree.args.get("kind"):
+        raise StatementRefused("COPY ... TO is not supported; only COPY INTO <table> FROM <path>")
+    credentials = tree.args.get("credentials")
+    if credentials is not None and any(v for v in credentials.args.values()):
+        raise StatementRefused("COPY INTO with credentials is not supported locally")
+    files = tree.args.get("files") or []
+    if len(files) != 1 or not isinstance(files[0], exp.Literal) or not files[0].is_string:
+        raise StatementRefused("COPY INTO FROM (SELECT ...) is not supported locally; "
+                               "use COPY INTO <table> FROM '<volume path>'")
+    options: dict[str, Any] = {}
+    fileformat = None
+    for param in tree.args.get("params") or []:
+        key = param.this.name.upper()
+        if key == "FILEFORMAT":
+            fileformat = param.expression.name.upper()
+        elif key == "PATTERN":
+            options["pattern"] = param.expression.name
+        elif key == "FILES":
+            values = param.expression.expressions if isinstance(param.expression, exp.Tuple) \
+                else [param.expression]
+            options["files"] = [v.name for v in values]
+        elif key in ("FORMAT_OPTIONS", "COPY_OPTIONS"):
+            allowed = _FORMAT_OPTIONS if key == "FORMAT_OPTIONS" else _COPY_OPTIONS
+            for prop in param.expressions:
+                if not isinstance(prop, exp.Property):
+                    continue
+                name, value = prop.this.name, prop.args["value"].name
+                accepted = allowed.get(name.lower(), ())
+                if accepted is not None and value.lower() not in accepted:
+                    raise StatementRefused(f"COPY INTO {key} ('{name}' = '{value}') is not supported "
+                                           "locally")
+                options[name.lower()] = value.lower()
+        else:
+            raise StatementRefused(f"COPY INTO {key} is not supported locally")
+    if fileformat != "JSON":
+        raise StatementRefused(f"COPY INTO FILEFORMAT = {fileformat or '(none)'} is not supported "
+                               "locally; use FILEFORMAT = JSON")
+    return files[0].name, options
+
+
+def _local_folder(source: str, names: "Names", volumes_root: Path) -> tuple[Path, str]:
+    """The local folder of a /Volumes/<catalog>/<bronze>/<volume>[/sub] path."""
+    path = source[len("dbfs:"):] if source.startswith("dbfs:") else source
+    parts = PurePosixPath(path).parts
+    if len(parts) < 5 or parts[0] != "/" or parts[1] != "Volumes":
+        raise StatementRefused(f"COPY INTO source {source!r} is not a Volume path "
+                               f"({names.landing_path}[/sub]); only Volumes map to local folders")
+    volume = tuple(p.lower() for p in parts[2:5])
+    expected = (names.catalog.lower(), names.bronze.lower(), names.volume.lower())
+    if volume != expected:
+        raise StatementRefused(f"COPY INTO source {source!r} is outside the configured volume "
+                               f"{names.landing_path}")
+    sub = parts[5:]
+    if any(p in ("..", ".") for p in sub):
+        raise StatementRefused(f"COPY INTO source {source!r} must not contain '.' or '..'")
+    if not volumes_root.is_dir():
+        raise StatementRefused(f"the landing folder {volumes_root} of {names.landing_path} "
+                               "does not exist; run setup (CREATE VOLUME) first")
+    return volumes_root.joinpath(*sub), "/".join(("", "Volumes") + parts[2:5])
+
+
+def _landing_files(folder: Path, pattern: str | None, names: list[str] | None) -> list[Path]:
+    if not folder.is_dir():
+        return []
+    if names is not None:
+        files = [folder / n for n in names]
+        missing = [n for n, f in zip(names, files) if not f.is_file()]
+        if missing:
+            raise StatementRefused(f"COPY INTO FILES not found in {folder}: {', '.join(missing)}")
+        return files
+    found = []
+    for path in sorted(folder.rglob("*")):
+        rel = path.relative_to(folder)
+        if not path.is_file() or any(p.startswith((".", "_")) for p in rel.parts):
+            continue  # hidden and in-progress files, as Spark skips them
+        if pattern is not None:
+            if fnmatch.fnmatchcase(rel.as_posix(), pattern) or fnmatch.fnmatchcase(path.name, pattern):
+                found.append(path)
+        elif path.suffix.lower() == ".json":
+            found.append(path)
+    return found
+
+
+def _log_name(path: Path, volumes_root: Path) -> str:
+    return path.relative_to(volumes_root).as_posix()
+
+
+def _landing_error(exc: Exception, culprit: Path, volume_prefix: str, volumes_root: Path) -> str:
+    message = first_line(exc).replace(f'"{culprit}"', "it").replace(str(culprit), "it")
+    return (f"landing file {volume_prefix}/{_log_name(culprit, volumes_root)} ({culprit}) could not "
+            f"be loaded: {message}; fix or move the file and run again")
+
+
+def _read_type(column_type: str) -> str:
+    """read_json column type: timestamps read as TIMESTAMPTZ so an offset counts, then stored as UTC."""
+    return "TIMESTAMPTZ" if column_type.upper() == "TIMESTAMP" else column_type
