@@ -129,12 +129,6 @@ def prepare_landing_file(directory: Path, source: str, partition_id: str,
     return PreparedLandingFile(tmp, directory / name)
 
 
-def write_landing_file(directory: Path, source: str, partition_id: str,
-                       events: Sequence[ReceivedEvent]) -> Path:
-    """Write one landing file atomically: a reader never sees half a file."""
-    return prepare_landing_file(directory, source, partition_id, events).publish()
-
-
 def remove_unpublished_landing_files(directory: Path) -> int:
     """Delete the .tmp landing files that a process which is gone left behind (killed while
     writing one, or between writing and publishing it). No load has read them, and their events

@@ -289,7 +289,6 @@ def test_warehouse_id_from_the_id_or_the_http_path():
     assert warehouse_id(Settings.load(environ={"DATABRICKS_WAREHOUSE_ID": " w1 "})) == "w1"
     with pytest.raises(ConfigError, match="DATABRICKS_WAREHOUSE_ID: not set"):
         warehouse_id(Settings.load(environ={}))
-    assert warehouse_id(Settings.load(environ={}), required=False) is None
 
 
 def test_dashboard_settings_are_checked():

@@ -44,7 +44,7 @@ class Waits:
 
 
 def _access(url: str, **overrides) -> DatabricksAccess:
-    values = dict(host=url, token=Secret(TOKEN), warehouse_id="wh1", http_path="/sql/1.0/warehouses/wh1")
+    values = {"host": url, "token": Secret(TOKEN), "warehouse_id": "wh1", "http_path": "/sql/1.0/warehouses/wh1"}
     values.update(overrides)
     return DatabricksAccess(**values)
 

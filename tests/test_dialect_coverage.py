@@ -16,7 +16,7 @@ import pytest
 import sqlglot
 from sqlglot import exp
 
-from ecomctl.dashboards.definitions import load_genie_spaces, load_queries
+from ecomctl.dashboards.definitions import load_genie_spaces
 from ecomctl.warehouse import dialect
 from ecomctl.warehouse.base import Names
 from ecomctl.warehouse.sqlfiles import STEPS, load_step, render, split_statements, sql_root

@@ -199,7 +199,7 @@ def test_databricks_run_all_dry_run_on_the_command_line(cli):
     result = cli("--target", "databricks", "--json", "run-all", "--dry-run")
     assert result.exit_code == 0, result.stderr
     plan = json.loads(result.stdout)["plan"]
-    assert [s for s in dict.fromkeys(e["step"] for e in plan)] == [
+    assert list(dict.fromkeys(e["step"] for e in plan)) == [
         "setup", "generate", "ingest", "transform", "views", "dashboards"]
     assert any(e["step"] == "dashboards" and e["kind"] == "api" for e in plan)
     for entry in plan:

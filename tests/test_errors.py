@@ -20,7 +20,7 @@ import pytest
 from ecomctl.cli.app import app
 from ecomctl.config import SETTINGS
 from ecomctl.events.generator import generate_messages
-from processes import AS_OF, AS_OF_DT, Expected, assert_exact, clean_env, command, ok, run, wait_for
+from processes import AS_OF, AS_OF_DT, Expected, assert_exact, clean_env, command, ok, run
 
 DEBUG_HINT = "(run with --debug for the full traceback)"
 

@@ -529,7 +529,7 @@ def drain(**kwargs) -> PartitionDrain:
 
 
 def test_drain_stops_at_the_end_sequence_seen_when_ingest_started():
-    receive = ScriptedReceive([[received(s) for s in range(0, 6)], [received(s) for s in range(6, 15)]])
+    receive = ScriptedReceive([[received(s) for s in range(6)], [received(s) for s in range(6, 15)]])
     result = drain(after_sequence=-1, end_sequence=9, max_events=1000).run(receive, receive.stop)
     assert [e.sequence_number for e in result.events] == list(range(10))
     assert result.stopped_by == "end of partition" and receive.stopped.is_set()
@@ -667,7 +667,7 @@ def test_ingest_drains_every_partition_to_its_end_and_counts_expired_events(monk
     from ecomctl.ingest import ingest_partitions
 
     partitions = {"0": props(50, 79), "1": props(-1, -1, empty=True), "2": props(0, 24)}
-    hub_events = {"0": list(range(50, 90)), "1": [], "2": list(range(0, 30))}  # more arrive after the snapshot
+    hub_events = {"0": list(range(50, 90)), "1": [], "2": list(range(30))}  # more arrive after the snapshot
     hub, calls = hub_with_partitions(monkeypatch, partitions, hub_events)
     landed: dict[str, list[int]] = {"0": list(range(10))}
 

@@ -211,7 +211,7 @@ def test_producers_in_other_processes_while_this_one_reads(log_path):
     reads_while_producing = 0
     deadline = time.monotonic() + 120
     with EmbeddedEventLog(log_path) as log:
-        checkpoints = {pid: -1 for pid in log.partition_ids()}
+        checkpoints = dict.fromkeys(log.partition_ids(), -1)
         while len(received) < 2 * count and time.monotonic() < deadline:
             producing = any(p.poll() is None for p in producers)
             for pid in log.partition_ids():

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from ecomctl.config import Settings
-from ecomctl.ingest import write_landing_file
+from ecomctl.ingest import prepare_landing_file
 from ecomctl.pipeline import Pipeline
 from ecomctl.warehouse.sqlfiles import load_step
 
@@ -69,7 +69,7 @@ def test_crash_after_landing_before_loading_is_repaired(pipeline):
     pipeline.generate(120, seed=9, as_of=AS_OF)
     events = pipeline.transport.read("0", -1, 1000)
     assert events
-    write_landing_file(pipeline.settings.landing_dir, pipeline.transport.source, "0", events)
+    _write_landing_file(pipeline.settings.landing_dir, pipeline.transport.source, "0", events)
 
     step = pipeline.ingest()
     assert step.details["recovered_from_earlier_run"] == len(events)
@@ -83,7 +83,7 @@ def test_crash_after_loading_before_bronze_sql_is_repaired(pipeline):
     for pid in pipeline.transport.partition_ids():
         events = pipeline.transport.read(pid, -1, 1000)
         if events:
-            write_landing_file(pipeline.settings.landing_dir, pipeline.transport.source, pid, events)
+            _write_landing_file(pipeline.settings.landing_dir, pipeline.transport.source, pid, events)
     copy_file = load_step("bronze", pipeline.sql_root)[0]
     assert sum(r.rows for r in pipeline.warehouse.run_file(copy_file)) == 80
     step = pipeline.ingest()  # nothing left to read; the bronze SQL still runs
@@ -97,7 +97,7 @@ def test_redelivered_events_are_removed_by_the_transport_dedupe(pipeline):
     pipeline.ingest()
     # The same events landed again under another file name, as a redelivery would.
     events = pipeline.transport.read("1", -1, 1000) or pipeline.transport.read("0", -1, 1000)
-    write_landing_file(pipeline.settings.landing_dir, pipeline.transport.source,
+    _write_landing_file(pipeline.settings.landing_dir, pipeline.transport.source,
                        events[0].partition_id, events)
     step = pipeline.ingest()
     assert step.details["recovered_from_earlier_run"] == len(events)
@@ -167,7 +167,7 @@ def test_the_drain_loop_works_with_or_without_the_per_partition_check(home):
             calls = []
 
             def land_and_load(partition_id, events):
-                write_landing_file(settings.landing_dir, source, partition_id, events)
+                _write_landing_file(settings.landing_dir, source, partition_id, events)
                 return sum(r.rows or 0 for f in load_files for r in p.warehouse.run_file(f))
 
             def per_partition(partition_id, after):
@@ -289,3 +289,8 @@ def test_only_hidden_landing_files_of_processes_that_are_gone_are_removed(tmp_pa
     finally:
         live.kill()
         live.wait()
+
+
+def _write_landing_file(directory, source, partition_id, events):
+    """Write one landing file and publish it, as ingest's load thread does."""
+    return prepare_landing_file(directory, source, partition_id, events).publish()

@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 
 from ecomctl.errors import SqlError
 from ecomctl.events.transport import ReceivedEvent
-from ecomctl.ingest import write_landing_file
+from ecomctl.ingest import prepare_landing_file
 from ecomctl.warehouse import migrations
 from ecomctl.warehouse.base import Names
 from ecomctl.warehouse.duckdb import DuckDBWarehouse
@@ -116,7 +116,7 @@ def test_sql_validation_equals_the_reference(bronze, bodies):
     warehouse, landing, files = bronze
     now = datetime.now(timezone.utc)
     events = [ReceivedEvent("7", next(_sequence), "0", now, None, body) for body in bodies]
-    landed = write_landing_file(landing, "local/props", "7", events)
+    landed = _write_landing_file(landing, "local/props", "7", events)
     for sql_file in files:
         warehouse.run_file(sql_file)
     got = dict(warehouse.query(
@@ -193,3 +193,8 @@ def test_an_unterminated_quote_names_its_line(before, quote, body):
         split_statements(text, "bad.sql")
     assert error.value.line == before.count("\n") + 2
     assert error.value.statement == 2
+
+
+def _write_landing_file(directory, source, partition_id, events):
+    """Write one landing file and publish it, as ingest's load thread does."""
+    return prepare_landing_file(directory, source, partition_id, events).publish()

@@ -15,7 +15,8 @@ from ecomctl import __version__
 
 app = typer.Typer(
     name="ecomctl",
-    help="Run the e-commerce order-event pipeline: generate -> event hub -> bronze -> silver -> gold -> views -> dashboards.",
+    help="Run the e-commerce order-event pipeline: "
+         "generate -> event hub -> bronze -> silver -> gold -> views -> dashboards.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,  # tracebacks only with --debug, and never with locals (secrets)
     pretty_exceptions_show_locals=False,

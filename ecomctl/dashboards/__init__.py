@@ -1,1 +1,2 @@
-"""Dashboards: the ten dashboard queries and five Genie spaces (loaded from sql/dashboards/), and the local HTML rendering."""
+"""Dashboards: the ten dashboard queries and five Genie spaces (loaded from sql/dashboards/),
+and the local HTML rendering."""

@@ -41,17 +41,15 @@ class Saved:
     action: str
 
 
-def warehouse_id(settings: "Settings", *, required: bool = True) -> str | None:
+def warehouse_id(settings: "Settings") -> str:
     """DATABRICKS_WAREHOUSE_ID, else the id at the end of DATABRICKS_HTTP_PATH (/sql/1.0/warehouses/<id>),
     checked by the same rules as the SQL warehouse the statements run on (DatabricksAccess)."""
     if settings.databricks_warehouse_id.strip() or settings.databricks_http_path.strip():
         from ecomctl.warehouse.databricks import DatabricksAccess
 
         return DatabricksAccess.from_settings(settings).warehouse_id
-    if required:
-        raise ConfigError("DATABRICKS_WAREHOUSE_ID", "not set; the dashboard, queries and Genie spaces run on a "
-                          "SQL warehouse", hint="set DATABRICKS_WAREHOUSE_ID or DATABRICKS_HTTP_PATH")
-    return None
+    raise ConfigError("DATABRICKS_WAREHOUSE_ID", "not set; the dashboard, queries and Genie spaces run on a "
+                      "SQL warehouse", hint="set DATABRICKS_WAREHOUSE_ID or DATABRICKS_HTTP_PATH")
 
 
 # -- the API boundary ----------------------------------------------------------------------------
@@ -246,7 +244,8 @@ class _DryRunApi(DashboardApi):
     def save_dashboard(self, dashboard: "Dashboard") -> Saved:
         content = json.loads(dashboard.serialized_dashboard or "{}")
         widgets = sum(len(page.get("layout", [])) for page in content.get("pages", []))
-        self._record("api", f"GET /api/2.0/workspace/get-status  path={dashboard_path(dashboard)}  (find the dashboard)")
+        self._record("api", f"GET /api/2.0/workspace/get-status  path={dashboard_path(dashboard)}"
+                            "  (find the dashboard)")
         self._record("api", "POST /api/2.0/lakeview/dashboards | PATCH /api/2.0/lakeview/dashboards/<id>  "
                      f"create or update  display_name={dashboard.display_name} parent_path={dashboard.parent_path} "
                      f"warehouse_id={dashboard.warehouse_id} datasets={len(content.get('datasets', []))} "
@@ -414,7 +413,8 @@ def publish_databricks(settings: "Settings", sql_root, names, step: StepResult, 
                    "embed_credentials": settings.dashboard_embed_credentials},
         queries=queries, genie_spaces=spaces)
     step.tables["published to Databricks"] = (["kind", "name", "id", "url"],
-                                              [[kind, title, id_ or "-", url or "-"] for kind, title, id_, url in links])
+                                              [[kind, title, id_ or "-", url or "-"]
+                                               for kind, title, id_, url in links])
 
 
 def _url(host: str | None, kind: str, object_id: str, suffix: str = "") -> str | None:

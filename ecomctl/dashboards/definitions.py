@@ -174,7 +174,8 @@ def _parse_query(path: Path, name: str) -> DashboardQuery:
         raise SqlError(str(path), "no SQL after the header")
     keyword = _first_keyword(sql)
     if keyword not in ("select", "with"):
-        raise SqlError(str(path), f"a dashboard query is one SELECT (or WITH ... SELECT), found {keyword or 'nothing'!r}",
+        raise SqlError(str(path), "a dashboard query is one SELECT (or WITH ... SELECT), "
+                                  f"found {keyword or 'nothing'!r}",
                        line=body_start)
     _check_placeholders(path, sql, first_line=body_start)
     return DashboardQuery(name=name, file=path, title=header["title"], description=header["description"],
@@ -206,7 +207,8 @@ def _parse_space(path: Path, name: str) -> GenieSpace:
     for key in GENIE_FIELDS:
         if key not in data:
             raise SqlError(str(path), f"missing key {key!r}",
-                           hint="questions are [[questions]] tables with question = ... and sql = ..." if key == "questions" else None)
+                           hint="questions are [[questions]] tables with question = ... and sql = ..."
+                           if key == "questions" else None)
     title = _text(path, data, "title")
     description = _text(path, data, "description")
     instructions = _text(path, data, "instructions")
@@ -224,7 +226,8 @@ def _parse_space(path: Path, name: str) -> GenieSpace:
 
     raw_questions = data["questions"]
     if not isinstance(raw_questions, list) or not raw_questions:
-        raise SqlError(str(path), "no sample questions", hint="add [[questions]] tables with question = ... and sql = ...")
+        raise SqlError(str(path), "no sample questions",
+                       hint="add [[questions]] tables with question = ... and sql = ...")
     questions: list[SampleQuestion] = []
     for number, item in enumerate(raw_questions, start=1):
         where = f"question {number}"

@@ -130,7 +130,8 @@ def _panel(panel: Panel) -> str:
     query = panel.query
     wide = query.chart in ("table", "counter") or len(panel.columns) > 6
     out = [
-        f'<section class="panel{" wide" if wide else ""}" data-query="{escape(query.name)}" data-chart="{escape(query.chart)}">',
+        f'<section class="panel{" wide" if wide else ""}" data-query="{escape(query.name)}" '
+        f'data-chart="{escape(query.chart)}">',
         f"<h2>{escape(query.title)}</h2>",
         f'<p class="description">{escape(query.description)}</p>',
     ]
@@ -256,7 +257,8 @@ def _line_chart(panel: Panel) -> str:
            f'{escape(format_value(_same_kind(y_max, panel.rows, yi), y_col))}</text>',
            f'<text class="tick" x="{left - 6}" y="{top_m + plot_h}" text-anchor="end" dominant-baseline="central">'
            f'{escape(format_value(_same_kind(y_min, panel.rows, yi), y_col))}</text>',
-           f'<text class="tick" x="{left}" y="{height - 12}" text-anchor="start">{escape(format_value(xs[0], x_col))}</text>']
+           f'<text class="tick" x="{left}" y="{height - 12}" text-anchor="start">'
+           f'{escape(format_value(xs[0], x_col))}</text>']
     if len(xs) > 1:
         out.append(f'<text class="tick" x="{left + plot_w}" y="{height - 12}" text-anchor="end">'
                    f'{escape(format_value(xs[-1], x_col))}</text>')

@@ -275,7 +275,8 @@ def generate_messages_in_background(count: int, *, seed: int | None = None,
                 item = handover.get(timeout=1.0)
             except queue_module.Empty:
                 if not child.is_alive():
-                    raise RuntimeError(f"the event generator process stopped (exit code {child.exitcode})")
+                    raise RuntimeError(
+                        f"the event generator process stopped (exit code {child.exitcode})") from None
                 continue
             if item is None:
                 return

@@ -77,7 +77,6 @@ class Warehouse(ABC):
 
     SUPPORTS_MATERIALIZED_VIEWS: bool = False
     SUPPORTS_STREAMING_TABLES: bool = False  # CREATE STREAMING TABLE ... read_kafka (ingest --mode kafka)
-    HAS_DASHBOARD_SERVICE: bool = False  # publishes dashboards, saved queries and Genie spaces itself
     name: str = "warehouse"
 
     def __init__(self, names: Names) -> None:
@@ -122,7 +121,7 @@ class Warehouse(ABC):
         warehouse has nothing to check (a local file is its own catalog)."""
         return None
 
-    def stage_landing_file(self, path: Path) -> None:
+    def stage_landing_file(self, path: Path) -> None:  # noqa: B027 (a no-op where the folder is the Volume)
         """Make a landing file visible at the Volume path. Locally the landing folder is the Volume."""
 
     def unstaged_landing_files(self, directory: Path) -> list[Path]:

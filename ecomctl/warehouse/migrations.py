@@ -51,13 +51,8 @@ def status(warehouse: Warehouse, files: Sequence[SqlFile]) -> list[MigrationStat
     return _status(_history(warehouse), files)
 
 
-def check_current(warehouse: Warehouse, files: Sequence[SqlFile]) -> None:
-    """Steps after setup run only on the setup they were written for: nothing edited or pending."""
-    check_statuses(status(warehouse, files), files)
-
-
 def check_statuses(statuses: Sequence[MigrationStatus], files: Sequence[SqlFile]) -> None:
-    """check_current on statuses already read."""
+    """Steps after setup run only on the setup they were written for: nothing edited or pending."""
     for state in statuses:
         _refuse_changed(state, files)
         if state.state == "pending":

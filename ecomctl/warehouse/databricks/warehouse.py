@@ -35,7 +35,6 @@ RETRY_DELAYS = (2.0, 5.0, 15.0)
 class DatabricksWarehouse(Warehouse):
     SUPPORTS_MATERIALIZED_VIEWS = True
     SUPPORTS_STREAMING_TABLES = True
-    HAS_DASHBOARD_SERVICE = True
     name = "databricks"
 
     def __init__(self, names: Names, session: "LiveSession | PlannedSession", *,
