@@ -8,7 +8,8 @@ environment lookup. The crash tests in tests/test_crash_safety.py use every poin
 Points: ingest.read (events read, nothing landed), ingest.landing_tmp_written (the temporary
 landing file is complete, not yet renamed), ingest.landing_written (landed, not loaded),
 copy_into.inserted (rows inserted, transaction not committed), ingest.loaded (loaded, the next
-read not started), ingest.bronze (before a bronze SQL file after the load).
+read not started), <step>.statement (before each statement of a SQL file of that step: bronze,
+silver, gold, views; e.g. bronze.statement:4 is before the MERGE into bronze.orders).
 """
 
 from __future__ import annotations

@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 from ecomctl.config import Settings
 from ecomctl.errors import EcomctlError, UsageError
-from ecomctl.faults import fault_point
 from ecomctl.results import NullReporter, ObjectResult, Reporter, StepResult, StepTimer
 from ecomctl.targets import make_target
 
@@ -139,10 +138,12 @@ class Pipeline:
                                 bytes=sent.bytes, events_per_second=_rate(sent.events, sent.seconds))
         return step
 
-    def ingest(self, mode: str = "client") -> StepResult:
+    def ingest(self, mode: str = "client", full_refresh: bool = False) -> StepResult:
         """client (default): read the hub here, land files, upload them where the warehouse needs
         them, COPY INTO raw_events. kafka: the warehouse reads the hub itself through a streaming
-        table (only where the warehouse hosts streaming tables). Then the bronze SQL, in both."""
+        table (only where the warehouse hosts streaming tables). Then the bronze SQL, in both:
+        it folds in the events not processed yet; `full_refresh` drops bronze's derived tables
+        first, so it processes every event of raw_events again."""
         if mode not in INGEST_MODES:
             raise UsageError(f"unknown ingest mode {mode!r}; choose one of {', '.join(INGEST_MODES)}")
         if mode == "kafka" and not self.warehouse.SUPPORTS_STREAMING_TABLES:
@@ -156,25 +157,24 @@ class Pipeline:
                 self._ingest_kafka(step, kafka_names)
             else:
                 self._ingest_client(step)
-            for f in self._bronze_build_files():
-                fault_point("ingest.bronze")
-                step.objects += [_object(r) for r in self.warehouse.run_file(f)]
+            step.objects += self._build("bronze", full_refresh, self._bronze_build_files())
             if step.details["expired"]:
                 self.reporter.message(f"{step.details['expired']} events expired from "
                                       f"{self.transport.source} before they were ingested")
         return step
 
-    def transform(self) -> StepResult:
+    def transform(self, full_refresh: bool = False) -> StepResult:
+        """silver (the orders changed since the last transform) then gold."""
         with self._step("transform") as step:
             self._require_setup()
             for layer in ("silver", "gold"):
-                step.objects += self._run_step_files(layer)
+                step.objects += self._build(layer, full_refresh)
         return step
 
-    def views(self) -> StepResult:
+    def views(self, full_refresh: bool = False) -> StepResult:
         with self._step("views") as step:
             self._require_setup()
-            step.objects += self._run_step_files("views")
+            step.objects += self._build("views", full_refresh)
             step.details["materialized_views"] = self.warehouse.SUPPORTS_MATERIALIZED_VIEWS
         return step
 
@@ -186,9 +186,10 @@ class Pipeline:
 
     def run_all(self, count: int | None = None, seed: int | None = None,
                 as_of: datetime | None = None, create_catalog: bool = False,
-                ) -> tuple[list[StepResult], dict[str, Any] | None]:
-        steps = [self.setup(create_catalog), self.generate(count, seed, as_of), self.ingest(),
-                 self.transform(), self.views(), self.dashboards()]
+                full_refresh: bool = False) -> tuple[list[StepResult], dict[str, Any] | None]:
+        steps = [self.setup(create_catalog), self.generate(count, seed, as_of),
+                 self.ingest(full_refresh=full_refresh), self.transform(full_refresh),
+                 self.views(full_refresh), self.dashboards()]
         return steps, self.ingest_reconciliation(steps[2], sent=steps[1].details["events"])
 
     def status(self) -> StepResult:
@@ -264,11 +265,15 @@ class Pipeline:
 
         return [f for f in load_step("bronze", self.sql_root) if not f.name.startswith("bronze/00_")]
 
-    def _run_step_files(self, step_name: str) -> list[ObjectResult]:
+    def _build(self, layer: str, full_refresh: bool, files: list | None = None) -> list[ObjectResult]:
+        """Run a layer's files; a full refresh first drops what they build (dbt's --full-refresh)."""
         from ecomctl.warehouse.sqlfiles import load_step
 
+        files = load_step(layer, self.sql_root) if files is None else files
         objects: list[ObjectResult] = []
-        for sql_file in load_step(step_name, self.sql_root):
+        if full_refresh:
+            objects += [_object(r) for r in self.warehouse.drop_derived(files)]
+        for sql_file in files:
             objects += [_object(r) for r in self.warehouse.run_file(sql_file)]
         return objects
 

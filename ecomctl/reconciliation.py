@@ -122,5 +122,5 @@ def check(reconciliation: dict[str, Any] | None) -> None:
     if reconciliation is not None and not reconciliation["balanced"]:
         raise ReconciliationError(
             "reconciliation failed: " + "; ".join(reconciliation["problems"]), reconciliation,
-            hint="bronze no longer adds up; run `ecomctl ingest` to rebuild it, "
+            hint="bronze no longer adds up; run `ecomctl ingest --full-refresh` to rebuild it, "
                  "and report a bug if it persists")

@@ -78,13 +78,15 @@ _LINEAGE_COLUMNS = ["source", "partition_id", "sequence_number"]
 
 COLUMNS: dict[str, list[str]] = {
     "bronze.orders": _ORDER_COLUMNS + _LINEAGE_COLUMNS,
-    "bronze.products": ["product_id", "product_name", "brand", "category", "base_price"],
+    "bronze.products": ["product_id", "product_name", "brand", "category", "base_price",
+                        "event_time", *_LINEAGE_COLUMNS],
     "bronze.rejected_events": ["source", "partition_id", "sequence_number", "body", "body_encoding",
                                "reason"],
     "silver.order_details": _ORDER_COLUMNS + [
         "product_name", "brand", "category", "base_price",
         "order_date", "order_hour", "day_of_week", "order_month",
         "gross_amount", "discount_amount", "is_revenue", "is_delivered", "discount_band",
+        *_LINEAGE_COLUMNS,
     ],
     "gold.sales_by_brand_category": [
         "brand", "category", "order_count", "units_sold", "gross_sales",
@@ -426,7 +428,8 @@ def _bronze(raw: list[RawEvent]):
     orders = [{**{c: e.fields[c] for c in _ORDER_COLUMNS}, "source": e.source,
                "partition_id": e.partition_id, "sequence_number": e.sequence_number}
               for e in _latest(valid, "order_id").values()]
-    products = [{c: e.fields[c] for c in COLUMNS["bronze.products"]}
+    products = [{**{c: e.fields[c] for c in COLUMNS["bronze.products"][:6]}, "source": e.source,
+                 "partition_id": e.partition_id, "sequence_number": e.sequence_number}
                 for e in _latest(valid, "product_id").values()]
     return received, valid, rejected, orders, products
 

@@ -34,9 +34,9 @@ BATCH = "1000"
 # kills often hit a run that is still repairing what the previous kill left.
 FAULT_ROUNDS = [
     [("ingest.read", 1), ("ingest.landing_tmp_written", 2), ("ingest.landing_written", 3),
-     ("copy_into.inserted", 2), ("ingest.loaded", 4), ("ingest.bronze", 1)],
+     ("copy_into.inserted", 2), ("ingest.loaded", 4), ("bronze.statement", 4)],
     [("ingest.landing_written", 1), ("copy_into.inserted", 1), ("ingest.loaded", 2),
-     ("ingest.landing_tmp_written", 5), ("ingest.read", 3), ("ingest.bronze", 3)],
+     ("ingest.landing_tmp_written", 5), ("ingest.read", 3), ("bronze.statement", 9)],
 ]
 RANDOM_ROUNDS, KILLS_PER_RANDOM_ROUND = 2, 6
 

@@ -509,4 +509,4 @@ def test_client_ingest_uploads_each_landing_file_before_copy_into(tmp_path):
     assert session.sent[uploads[0]] == f"<upload /Volumes/ecommerce/bronze/landing/{leftover.name}>"
     assert list(settings.landing_dir.glob("*.json")) == []  # every local copy was uploaded, then removed
     assert len(session.rows) == 101
-    assert session.sent[-1].startswith("CREATE OR REPLACE TABLE ecommerce.bronze.rejected_events")
+    assert session.sent[-1].startswith("INSERT INTO ecommerce.bronze.received_events")

@@ -63,7 +63,14 @@ def test_databricks_plan_without_credentials(home):
     assert ("generate", "send") in kinds and ("ingest", "receive") in kinds
     ingest = [e for e in plan.entries if e.step == "ingest"]
     assert [e.kind for e in ingest] == ["check", "sql", "sql", "sql", "sql", "receive", "write", "upload",
-                                        "sql", "check", "sql", "sql", "sql", "sql"]
+                                        "sql", "check"] + ["sql"] * 9
+    # The incremental bronze: the batch of new events, a merge per table, the append last.
+    bronze = [e.text.split("\n")[0] for e in ingest[10:]]
+    assert bronze[1].startswith("CREATE OR REPLACE TABLE ecommerce.bronze.received_batch")
+    assert [b for b in bronze if b.startswith("MERGE")] == [
+        "MERGE INTO ecommerce.bronze.orders AS t", "MERGE INTO ecommerce.bronze.products AS t",
+        "MERGE INTO ecommerce.bronze.rejected_events AS t"]
+    assert bronze[-1] == "INSERT INTO ecommerce.bronze.received_events"
     copies = [e for e in ingest if e.text.startswith("COPY INTO ecommerce.bronze.raw_events")]
     assert len(copies) == 2  # files an interrupted run left, then the new ones
     upload = next(e for e in ingest if e.kind == "upload")
@@ -72,7 +79,8 @@ def test_databricks_plan_without_credentials(home):
     views = [e for e in plan.entries if e.step == "views" and e.kind == "sql"]
     assert sum(e.text.startswith("CREATE MATERIALIZED VIEW ecommerce.gold.mv_") for e in views) == 8
     assert sum(e.text.startswith("DROP MATERIALIZED VIEW IF EXISTS") for e in views) == 8
-    assert Counter(e.step for e in plan.entries)["transform"] == 8  # check, 2 queries, 5 tables
+    # check, 2 queries, silver's 4 statements (2 tables if missing, the merge, the snapshot), 4 gold tables
+    assert Counter(e.step for e in plan.entries)["transform"] == 11
     assert [e.number for e in plan.entries] == list(range(1, len(plan.entries) + 1))
 
 
@@ -118,7 +126,10 @@ def test_kafka_ingest_plan_reads_the_secret_on_the_server(home):
     merge = statements[statements.index(stream) + 1]
     assert merge.startswith("MERGE INTO ecommerce.bronze.raw_events AS r")
     assert "'shop.servicebus.windows.net/orders' AS source" in merge
-    assert statements[-4].startswith("CREATE OR REPLACE TABLE ecommerce.bronze.received_events")
+    # Then the same incremental bronze as client mode: the batch, the merges, the append last.
+    assert statements[-8].startswith("CREATE OR REPLACE TABLE ecommerce.bronze.received_batch")
+    assert statements[-6].startswith("MERGE INTO ecommerce.bronze.orders AS t")
+    assert statements[-1].startswith("INSERT INTO ecommerce.bronze.received_events")
     assert not any(s.startswith("COPY INTO") for s in statements)
     for text in statements:
         _parses_as_databricks(text)

@@ -35,8 +35,8 @@ def failed_status_line(cli) -> str:
 
 
 def assert_ingest_repairs(cli) -> None:
-    """The hint is true: ingest rebuilds bronze from raw_events and it adds up again."""
-    repaired = cli("ingest")
+    """The hint is true: ingest --full-refresh rebuilds bronze from raw_events and it adds up again."""
+    repaired = cli("ingest", "--full-refresh")
     assert repaired.exit_code == 0, repaired.output
     assert cli("status").exit_code == 0
 

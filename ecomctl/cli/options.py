@@ -19,6 +19,9 @@ DryRun = Annotated[bool, typer.Option(
 CreateCatalog = Annotated[bool, typer.Option(
     "--create-catalog", help="Create the catalog if it does not exist (Databricks; otherwise it must "
     "exist already).")]
+FullRefresh = Annotated[bool, typer.Option(
+    "--full-refresh", help="Rebuild every derived table from bronze.raw_events instead of folding in "
+    "only what is new (after editing a bronze, silver or gold SQL file, for example).")]
 AsOf = Annotated[Optional[datetime], typer.Option(
     "--as-of", formats=["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S"],
     help="Clock of the generator (UTC): orders fall in the 30 days before it.", show_default=False)]

@@ -9,7 +9,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Mapping
 
 from ecomctl.errors import SqlError
+from ecomctl.faults import fault_point
 from ecomctl.warehouse.sqlfiles import SqlFile, render, split_statements, validate_identifier
+from ecomctl.warehouse.statements import drop_statements
 
 if TYPE_CHECKING:  # pragma: no cover
     from types import TracebackType
@@ -90,8 +92,18 @@ class Warehouse(ABC):
         Stops at the first failing statement with a SqlError naming file, statement and line.
         """
         text = render(sql_file.text, {**self.names.as_mapping(), **(extra_names or {})}, sql_file.name)
-        return [self.run_statement(s.text, file=sql_file.name, index=s.index, line=s.line)
-                for s in split_statements(text, sql_file.name)]
+        results = []
+        for s in split_statements(text, sql_file.name):
+            fault_point(f"{sql_file.step}.statement")
+            results.append(self.run_statement(s.text, file=sql_file.name, index=s.index, line=s.line))
+        return results
+
+    def drop_derived(self, sql_files: "list[SqlFile]") -> list[StatementResult]:
+        """Drop every table and materialized view the files create (a full refresh)."""
+        texts = [s.text for f in sql_files
+                 for s in split_statements(render(f.text, self.names.as_mapping(), f.name), f.name)]
+        return [self.run_statement(text, file=f"<full refresh of {sql_files[0].step}>", index=n)
+                for n, text in enumerate(drop_statements(texts), 1)] if sql_files else []
 
     def run_sql(self, text: str, *, file: str = "<inline>") -> list[StatementResult]:
         """Render and run a script of one or more statements (for SQL that is not in a file)."""

@@ -95,3 +95,16 @@ def select_names(text: str) -> list[str]:
     except SqlglotError:
         return []
     return list(tree.named_selects) if isinstance(tree, exp.Query) else []
+
+
+def drop_statements(texts: "list[str]") -> list[str]:
+    """DROP ... IF EXISTS for every table and materialized view these statements create, in
+    reverse order: what a full refresh runs before the files build everything again."""
+    drops = []
+    for text in texts:
+        kind = classify(text)
+        if kind.target and kind.action in ("create table", "replace table"):
+            drops.append(f"DROP TABLE IF EXISTS {kind.target}")
+        elif kind.target and kind.action == "materialize view":
+            drops.append(f"DROP MATERIALIZED VIEW IF EXISTS {kind.target}")
+    return list(dict.fromkeys(reversed(drops)))

@@ -1,20 +1,32 @@
 -- bronze.rejected_events: one row per received event (after the transport dedupe) that broke a rule,
 -- with its raw row and the first failing check as `reason`. Bad events are kept, never dropped.
+-- Incremental: this batch's rejects are inserted unless already there (by their transport key),
+-- so inserting the same batch again changes nothing.
 
-CREATE OR REPLACE TABLE ${catalog}.${bronze}.rejected_events
-COMMENT 'Received events that failed validation, with the raw row and the reason'
-AS
-SELECT
-  CAST(source AS STRING)           AS source,
-  CAST(partition_id AS STRING)     AS partition_id,
-  CAST(sequence_number AS BIGINT)  AS sequence_number,
-  CAST(`offset` AS STRING)         AS `offset`,
-  CAST(enqueued_time AS TIMESTAMP) AS enqueued_time,
-  CAST(partition_key AS STRING)    AS partition_key,
-  CAST(body AS STRING)             AS body,
-  CAST(body_encoding AS STRING)    AS body_encoding,
-  CAST(landing_file AS STRING)     AS landing_file,
-  CAST(landed_at AS TIMESTAMP)     AS landed_at,
-  CAST(reason AS STRING)           AS reason
-FROM ${catalog}.${bronze}.received_events
-WHERE reason IS NOT NULL;
+CREATE TABLE IF NOT EXISTS ${catalog}.${bronze}.rejected_events (
+  source          STRING,
+  partition_id    STRING,
+  sequence_number BIGINT,
+  `offset`        STRING,
+  enqueued_time   TIMESTAMP,
+  partition_key   STRING,
+  body            STRING,
+  body_encoding   STRING,
+  landing_file    STRING,
+  landed_at       TIMESTAMP,
+  reason          STRING
+)
+COMMENT 'Received events that failed validation, with the raw row and the reason';
+
+MERGE INTO ${catalog}.${bronze}.rejected_events AS t
+USING (
+  SELECT source, partition_id, sequence_number, `offset`, enqueued_time, partition_key, body,
+         body_encoding, landing_file, landed_at, reason
+  FROM ${catalog}.${bronze}.received_batch
+  WHERE reason IS NOT NULL
+) AS s
+ON t.source <=> s.source AND t.partition_id <=> s.partition_id AND t.sequence_number <=> s.sequence_number
+WHEN NOT MATCHED THEN INSERT (source, partition_id, sequence_number, `offset`, enqueued_time, partition_key,
+                              body, body_encoding, landing_file, landed_at, reason)
+VALUES (s.source, s.partition_id, s.sequence_number, s.`offset`, s.enqueued_time, s.partition_key,
+        s.body, s.body_encoding, s.landing_file, s.landed_at, s.reason);

@@ -6,7 +6,7 @@ from typing import Annotated
 import typer
 
 from ecomctl.cli.app import app, run_command, show_reconciliation
-from ecomctl.cli.options import DryRun
+from ecomctl.cli.options import DryRun, FullRefresh
 
 
 class IngestMode(str, Enum):
@@ -20,11 +20,11 @@ def ingest(ctx: typer.Context,
                "--mode", help="client: read the hub here, land files, COPY INTO raw_events. kafka "
                "(databricks only): a streaming table reads the hub's Kafka endpoint on the server.")
            ] = IngestMode.client,
-           dry_run: DryRun = False) -> None:
+           full_refresh: FullRefresh = False, dry_run: DryRun = False) -> None:
     """Land every event not yet landed (from each partition's checkpoint), load it into bronze.raw_events, build bronze."""
 
     def work(pipeline, console):
-        step = pipeline.ingest(mode.value)
+        step = pipeline.ingest(mode.value, full_refresh)
         reconciliation = pipeline.ingest_reconciliation(step)
         show_reconciliation(pipeline, console, reconciliation)
         return [step], reconciliation

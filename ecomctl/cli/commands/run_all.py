@@ -3,16 +3,17 @@
 import typer
 
 from ecomctl.cli.app import app, run_command
-from ecomctl.cli.options import AsOf, Count, CreateCatalog, DryRun, Seed, utc
+from ecomctl.cli.options import AsOf, Count, CreateCatalog, DryRun, FullRefresh, Seed, utc
 
 
 @app.command("run-all")
 def run_all(ctx: typer.Context, count: Count = None, seed: Seed = None, as_of: AsOf = None,
-            create_catalog: CreateCatalog = False, dry_run: DryRun = False) -> None:
+            create_catalog: CreateCatalog = False, full_refresh: FullRefresh = False,
+            dry_run: DryRun = False) -> None:
     """setup, generate, ingest, transform, views, dashboards in order; stops at the first failure; ends with a summary and a reconciliation."""
 
     def work(pipeline, console):
-        steps, reconciliation = pipeline.run_all(count, seed, utc(as_of), create_catalog)
+        steps, reconciliation = pipeline.run_all(count, seed, utc(as_of), create_catalog, full_refresh)
         console.render_summary(steps, reconciliation)
         pipeline.check_reconciliation(reconciliation)
         return steps, reconciliation

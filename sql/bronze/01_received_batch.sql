@@ -1,18 +1,78 @@
--- bronze.received_events: one row per event received (raw_events after the transport dedupe), with
--- its validation `reason` (NULL when valid), the raw body of rejected events only, and, for valid
--- events only, their fields typed per docs/tables.md.
--- The single place where event bodies are parsed; orders, products and rejected_events read from it.
+-- bronze.received_batch: the events this ingest has not processed yet (raw_events after the
+-- transport dedupe), each with its validation `reason` (NULL when valid), the raw body of rejected
+-- events only, and, for valid events only, their fields typed per docs/tables.md.
+-- The single place where event bodies are parsed. The later bronze files fold this batch into
+-- orders, products and rejected_events, and the last one appends it to received_events, the
+-- table whose largest sequence number per source and partition says what is processed: like the
+-- ingest checkpoint, found from data, never from a counter beside it. Until that append, a
+-- crashed run leaves the same events unprocessed, and each statement of the later files is safe
+-- to run again on them.
 
-CREATE OR REPLACE TABLE ${catalog}.${bronze}.received_events
-COMMENT 'Received order events after the transport dedupe: raw columns, validation reason, typed fields of valid events'
+CREATE TABLE IF NOT EXISTS ${catalog}.${bronze}.received_events (
+  source          STRING,
+  partition_id    STRING,
+  sequence_number BIGINT,
+  `offset`        STRING,
+  enqueued_time   TIMESTAMP,
+  partition_key   STRING,
+  body            STRING,
+  body_encoding   STRING,
+  landing_file    STRING,
+  landed_at       TIMESTAMP,
+  reason          STRING,
+  schema_version  INT,
+  event_id        STRING,
+  event_type      STRING,
+  event_time      TIMESTAMP,
+  order_id        STRING,
+  customer_id     STRING,
+  customer_name   STRING,
+  customer_email  STRING,
+  city            STRING,
+  state           STRING,
+  country         STRING,
+  order_ts        TIMESTAMP,
+  product_id      STRING,
+  product_name    STRING,
+  brand           STRING,
+  category        STRING,
+  base_price      DECIMAL(12, 2),
+  unit_price      DECIMAL(12, 2),
+  quantity        INT,
+  discount_pct    DECIMAL(5, 2),
+  total_amount    DECIMAL(12, 2),
+  payment_method  STRING,
+  order_status    STRING
+)
+COMMENT 'Received order events after the transport dedupe: raw columns, validation reason, typed fields of valid events';
+
+CREATE OR REPLACE TABLE ${catalog}.${bronze}.received_batch
+COMMENT 'The events the current ingest folds into bronze (replaced by every ingest)'
 AS
-WITH duplicated AS (
+WITH processed AS (
+  -- Per source and partition, the largest sequence number already processed. Events are landed
+  -- in sequence order per partition, so everything above it is new, and a transport redelivery
+  -- of a processed event (landed again in a later run) is at or below it.
+  SELECT source, partition_id, MAX(sequence_number) AS processed_to
+  FROM ${catalog}.${bronze}.received_events
+  GROUP BY source, partition_id
+),
+
+new_rows AS (
+  SELECT r.*
+  FROM ${catalog}.${bronze}.raw_events AS r
+  LEFT JOIN processed AS p
+    ON r.source <=> p.source AND r.partition_id <=> p.partition_id
+  WHERE r.sequence_number > coalesce(p.processed_to, -1)
+),
+
+duplicated AS (
   -- The transport delivers at least once and a file may be landed twice: the (source, partition_id,
   -- sequence_number) keys received more than once. Usually none, so only their rows go through the
   -- window below instead of every row with its body (on a single-node engine the window sorts and
   -- holds every row it ranks: most of this statement's time and memory).
   SELECT source, partition_id, sequence_number
-  FROM ${catalog}.${bronze}.raw_events
+  FROM new_rows
   GROUP BY source, partition_id, sequence_number
   HAVING COUNT(*) > 1
 ),
@@ -21,13 +81,13 @@ received AS (
   -- One row per key: a key received once as is (<=> so that a NULL key part matches, as in the
   -- GROUP BY above), and of a key received more than once the first landed copy.
   SELECT r.*
-  FROM ${catalog}.${bronze}.raw_events AS r
+  FROM new_rows AS r
   LEFT ANTI JOIN duplicated AS d
     ON r.source <=> d.source AND r.partition_id <=> d.partition_id
    AND r.sequence_number <=> d.sequence_number
   UNION ALL
   SELECT r.*
-  FROM ${catalog}.${bronze}.raw_events AS r
+  FROM new_rows AS r
   LEFT SEMI JOIN duplicated AS d
     ON r.source <=> d.source AND r.partition_id <=> d.partition_id
    AND r.sequence_number <=> d.sequence_number
@@ -200,8 +260,8 @@ checked AS (
       WHEN t_order_status <> 'STRING'   THEN 'wrong type: order_status must be string'
 
       -- Ranges (field order): a number that does not fit its column type is rejected, never cast.
-      -- bronze is rebuilt from the append-only raw_events, so one failing cast would fail this
-      -- statement on every run. try_cast is NULL exactly where the cast would fail; a money cast
+      -- A failing cast would fail this statement, and every later ingest with it (the batch
+      -- would stay unprocessed). try_cast is NULL exactly where the cast would fail; a money cast
       -- rounds HALF_UP to 2 decimals first (9999999999.995 does not fit DECIMAL(12,2)).
       WHEN try_cast(j_base_price AS DECIMAL(12, 2)) IS NULL   THEN 'out of range: base_price'
       WHEN try_cast(j_unit_price AS DECIMAL(12, 2)) IS NULL   THEN 'out of range: unit_price'
