@@ -58,6 +58,12 @@ class Pipeline:
         return self.target.warehouse()
 
     @cached_property
+    def layer_builds(self):
+        from ecomctl.builds import LayerBuilds
+
+        return LayerBuilds(self.warehouse)
+
+    @cached_property
     def reconciler(self):
         return self.target.reconciler(self.warehouse)
 
@@ -266,16 +272,34 @@ class Pipeline:
         return [f for f in load_step("bronze", self.sql_root) if not f.name.startswith("bronze/00_")]
 
     def _build(self, layer: str, full_refresh: bool, files: list | None = None) -> list[ObjectResult]:
-        """Run a layer's files; a full refresh first drops what they build (dbt's --full-refresh)."""
+        """Run a layer's files; a full refresh first drops what they build (dbt's --full-refresh).
+        A layer whose SQL files changed since its last build gets one without being asked."""
         from ecomctl.warehouse.sqlfiles import load_step
 
         files = load_step(layer, self.sql_root) if files is None else files
+        builds = self.layer_builds
+        reason = None if full_refresh else builds.needs_full_refresh(layer, files, lambda: self._built(files))
+        if reason:
+            self.reporter.message(f"{reason}: rebuilding {layer} in full (--full-refresh)")
         objects: list[ObjectResult] = []
-        if full_refresh:
+        if full_refresh or reason:
             objects += [_object(r) for r in self.warehouse.drop_derived(files)]
         for sql_file in files:
             objects += [_object(r) for r in self.warehouse.run_file(sql_file)]
+        builds.record(layer, files, full_refresh=bool(full_refresh or reason))
         return objects
+
+    def _built(self, files: list) -> bool:
+        """Whether any table or view these files build exists already (one listing per schema)."""
+        from ecomctl.warehouse.statements import derived_objects
+
+        targets = derived_objects(self.warehouse, files)
+        by_schema: dict[str, set[str]] = {}
+        for fqn in targets:
+            _, schema, name = fqn.split(".")
+            by_schema.setdefault(schema, set()).add(name)
+        return any({t.lower() for t in self.warehouse.tables(schema)} & names
+                   for schema, names in by_schema.items())
 
     def _require_setup(self) -> None:
         """Steps after setup need its objects, and setup SQL that matches what was applied."""

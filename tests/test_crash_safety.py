@@ -36,7 +36,7 @@ FAULT_ROUNDS = [
     [("ingest.read", 1), ("ingest.landing_tmp_written", 2), ("ingest.landing_written", 3),
      ("copy_into.inserted", 2), ("ingest.loaded", 4), ("bronze.statement", 4)],
     [("ingest.landing_written", 1), ("copy_into.inserted", 1), ("ingest.loaded", 2),
-     ("ingest.landing_tmp_written", 5), ("ingest.read", 3), ("bronze.statement", 9)],
+     ("ingest.landing_tmp_written", 5), ("ingest.read", 3), ("bronze.statement", 8)],
 ]
 RANDOM_ROUNDS, KILLS_PER_RANDOM_ROUND = 2, 6
 

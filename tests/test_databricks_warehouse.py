@@ -509,4 +509,5 @@ def test_client_ingest_uploads_each_landing_file_before_copy_into(tmp_path):
     assert session.sent[uploads[0]] == f"<upload /Volumes/ecommerce/bronze/landing/{leftover.name}>"
     assert list(settings.landing_dir.glob("*.json")) == []  # every local copy was uploaded, then removed
     assert len(session.rows) == 101
-    assert session.sent[-1].startswith("INSERT INTO ecommerce.bronze.received_events")
+    bronze = [s for s in session.sent if s.startswith(("INSERT INTO ecommerce.bronze", "MERGE INTO ecommerce.bronze"))]
+    assert bronze[-1].startswith("MERGE INTO ecommerce.bronze.rejected_events AS t")

@@ -70,6 +70,10 @@ GOLDEN = [
     ("SELECT coalesce(NULL, 0.00)", Decimal("0.00")),
     ("SELECT count_if(x > 1) FROM VALUES (1), (2), (3) AS t(x)", 2),
     ("SELECT COUNT(DISTINCT x) FROM VALUES (1), (1), (2) AS t(x)", 2),
+    # max_by over a struct: the value of the greatest (ts, id), compared field by field (the
+    # latest order's name in customer_insights; a tie on ts goes to the greater id)
+    ("SELECT max_by(k, struct(ts, id)) FROM VALUES ('a', 2, 'x'), ('b', 2, 'y'), ('c', 1, 'z') "
+     "AS t(k, ts, id)", "b"),
     # Ranks: ties share a rank, the next rank skips (RANK); ROW_NUMBER has no ties
     ("SELECT list(r ORDER BY v DESC, k) FROM (SELECT k, v, RANK() OVER (ORDER BY v DESC) AS r "
      "FROM VALUES ('a', 5), ('b', 5), ('c', 3) AS t(k, v))", [1, 1, 3]),

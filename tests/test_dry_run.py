@@ -63,14 +63,17 @@ def test_databricks_plan_without_credentials(home):
     assert ("generate", "send") in kinds and ("ingest", "receive") in kinds
     ingest = [e for e in plan.entries if e.step == "ingest"]
     assert [e.kind for e in ingest] == ["check", "sql", "sql", "sql", "sql", "receive", "write", "upload",
-                                        "sql", "check"] + ["sql"] * 9
-    # The incremental bronze: the batch of new events, a merge per table, the append last.
+                                        "sql", "check"] + ["sql"] * 12
+    # Whether bronze was built by these files (its record, else whether its tables exist), the
+    # incremental bronze (the new events appended, then a merge per table), then the record.
     bronze = [e.text.split("\n")[0] for e in ingest[10:]]
-    assert bronze[1].startswith("CREATE OR REPLACE TABLE ecommerce.bronze.received_batch")
-    assert [b for b in bronze if b.startswith("MERGE")] == [
-        "MERGE INTO ecommerce.bronze.orders AS t", "MERGE INTO ecommerce.bronze.products AS t",
-        "MERGE INTO ecommerce.bronze.rejected_events AS t"]
-    assert bronze[-1] == "INSERT INTO ecommerce.bronze.received_events"
+    assert bronze[0] == "CREATE TABLE IF NOT EXISTS ecommerce.ecomctl_meta.layer_builds ("
+    assert bronze[1] == "SELECT checksum FROM ecommerce.ecomctl_meta.layer_builds WHERE layer = 'bronze'"
+    assert bronze[2].startswith("SELECT table_name FROM `ecommerce`.information_schema.tables")
+    assert [b for b in bronze if b.startswith(("INSERT", "MERGE"))] == [
+        "INSERT INTO ecommerce.bronze.received_events", "MERGE INTO ecommerce.bronze.orders AS t",
+        "MERGE INTO ecommerce.bronze.products AS t", "MERGE INTO ecommerce.bronze.rejected_events AS t",
+        "MERGE INTO ecommerce.ecomctl_meta.layer_builds AS t"]
     copies = [e for e in ingest if e.text.startswith("COPY INTO ecommerce.bronze.raw_events")]
     assert len(copies) == 2  # files an interrupted run left, then the new ones
     upload = next(e for e in ingest if e.kind == "upload")
@@ -79,8 +82,10 @@ def test_databricks_plan_without_credentials(home):
     views = [e for e in plan.entries if e.step == "views" and e.kind == "sql"]
     assert sum(e.text.startswith("CREATE MATERIALIZED VIEW ecommerce.gold.mv_") for e in views) == 8
     assert sum(e.text.startswith("DROP MATERIALIZED VIEW IF EXISTS") for e in views) == 8
-    # check, 2 queries, silver's 4 statements (2 tables if missing, the merge, the snapshot), 4 gold tables
-    assert Counter(e.step for e in plan.entries)["transform"] == 11
+    # check, 2 queries; per layer: its build record and (none yet) its tables, its statements
+    # (silver: 2 tables if missing, the merge, the product snapshot; gold: 4 tables), the record
+    # (the table of build records was created by ingest earlier in the plan)
+    assert Counter(e.step for e in plan.entries)["transform"] == 3 + 2 + 4 + 1 + 2 + 4 + 1
     assert [e.number for e in plan.entries] == list(range(1, len(plan.entries) + 1))
 
 
@@ -126,10 +131,11 @@ def test_kafka_ingest_plan_reads_the_secret_on_the_server(home):
     merge = statements[statements.index(stream) + 1]
     assert merge.startswith("MERGE INTO ecommerce.bronze.raw_events AS r")
     assert "'shop.servicebus.windows.net/orders' AS source" in merge
-    # Then the same incremental bronze as client mode: the batch, the merges, the append last.
-    assert statements[-8].startswith("CREATE OR REPLACE TABLE ecommerce.bronze.received_batch")
-    assert statements[-6].startswith("MERGE INTO ecommerce.bronze.orders AS t")
-    assert statements[-1].startswith("INSERT INTO ecommerce.bronze.received_events")
+    # Then the same incremental bronze as client mode: the append, then a merge per table.
+    bronze = [s.split("\n")[0] for s in statements
+              if s.startswith(("INSERT INTO ecommerce.bronze", "MERGE INTO ecommerce.bronze"))]
+    assert bronze[-4:] == ["INSERT INTO ecommerce.bronze.received_events", "MERGE INTO ecommerce.bronze.orders AS t",
+                           "MERGE INTO ecommerce.bronze.products AS t", "MERGE INTO ecommerce.bronze.rejected_events AS t"]
     assert not any(s.startswith("COPY INTO") for s in statements)
     for text in statements:
         _parses_as_databricks(text)

@@ -364,5 +364,5 @@ def test_step_files_follow_conventions():
                 head = " ".join(st.text.split()[:4]).upper()
                 assert head.startswith(("CREATE TABLE IF NOT", "CREATE OR REPLACE TABLE", "MERGE INTO",
                                         "INSERT INTO")), (sql_file.name, head)
-                if head.startswith("INSERT INTO"):
-                    assert "processed_to" in st.text, sql_file.name  # guarded by what is there
+                if head.startswith(("INSERT INTO", "MERGE INTO")):  # only what is not there yet
+                    assert "MAX(sequence_number)" in st.text, sql_file.name

@@ -120,7 +120,7 @@ def test_sql_validation_equals_the_reference(bronze, bodies):
     for sql_file in files:
         warehouse.run_file(sql_file)
     got = dict(warehouse.query(
-        "SELECT sequence_number, reason FROM ${catalog}.${bronze}.received_batch "
+        "SELECT sequence_number, reason FROM ${catalog}.${bronze}.received_events "
         f"WHERE landing_file = '{landed.name}'").rows)
     for event in events:
         try:

@@ -21,7 +21,7 @@ CreateCatalog = Annotated[bool, typer.Option(
     "exist already).")]
 FullRefresh = Annotated[bool, typer.Option(
     "--full-refresh", help="Rebuild every derived table from bronze.raw_events instead of folding in "
-    "only what is new (after editing a bronze, silver or gold SQL file, for example).")]
+    "only what is new (a layer whose SQL files changed since its last build is rebuilt by itself).")]
 AsOf = Annotated[Optional[datetime], typer.Option(
     "--as-of", formats=["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S"],
     help="Clock of the generator (UTC): orders fall in the 30 days before it.", show_default=False)]

@@ -97,6 +97,20 @@ def select_names(text: str) -> list[str]:
     return list(tree.named_selects) if isinstance(tree, exp.Query) else []
 
 
+def derived_objects(warehouse, sql_files) -> list[str]:
+    """The tables and materialized views (catalog.schema.name) the files create, in order."""
+    from ecomctl.warehouse.sqlfiles import render, split_statements
+
+    targets = []
+    for sql_file in sql_files:
+        text = render(sql_file.text, warehouse.names.as_mapping(), sql_file.name)
+        for statement in split_statements(text, sql_file.name):
+            kind = classify(statement.text)
+            if kind.target and kind.action in ("create table", "replace table", "materialize view"):
+                targets.append(kind.target)
+    return list(dict.fromkeys(targets))
+
+
 def drop_statements(texts: "list[str]") -> list[str]:
     """DROP ... IF EXISTS for every table and materialized view these statements create, in
     reverse order: what a full refresh runs before the files build everything again."""

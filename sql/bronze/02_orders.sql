@@ -3,8 +3,10 @@
 -- partition_id, all descending), so a re-run or a resend never counts an order twice. The winning
 -- event's source, partition_id and sequence_number are kept: the next batch is compared with
 -- them, and the reconciliation counts each partition's orders from this table.
--- Incremental: this batch's winner per order is merged in and replaces the stored row only when
--- it is later by the same rule, so merging the same batch again changes nothing.
+-- Incremental: the valid events received since this table last merged their partition (above its
+-- largest sequence number there: events are processed in sequence order per partition) are
+-- reduced to one per order by the rule, then merged in; a stored row is replaced only by a later
+-- event by the same rule, so merging the same events again changes nothing.
 
 CREATE TABLE IF NOT EXISTS ${catalog}.${bronze}.orders (
   order_id        STRING,
@@ -53,8 +55,15 @@ USING (
     CAST(source AS STRING)               AS source,
     CAST(partition_id AS STRING)         AS partition_id,
     CAST(sequence_number AS BIGINT)      AS sequence_number
-  FROM ${catalog}.${bronze}.received_batch
-  WHERE reason IS NULL
+  FROM ${catalog}.${bronze}.received_events AS r
+  LEFT JOIN (
+    -- How far this table has merged each partition: an event received since is above it.
+    SELECT source AS merged_source, partition_id AS merged_partition, MAX(sequence_number) AS merged_to
+    FROM ${catalog}.${bronze}.orders
+    GROUP BY source, partition_id
+  ) AS m
+    ON r.source <=> m.merged_source AND r.partition_id <=> m.merged_partition
+  WHERE r.reason IS NULL AND r.sequence_number > coalesce(m.merged_to, -1)
   QUALIFY ROW_NUMBER() OVER (
     PARTITION BY order_id
     ORDER BY event_time DESC, sequence_number DESC, partition_id DESC

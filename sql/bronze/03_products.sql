@@ -1,6 +1,7 @@
 -- bronze.products: one row per product_id among valid events (the product half of each event).
 -- Catalog fields can change over time, so the latest event wins, with the same rule as orders;
--- the winning event's time and place are kept to compare the next batch with.
+-- the winning event's time and place are kept to compare later events with, and merged in as
+-- bronze/02_orders.sql does.
 
 CREATE TABLE IF NOT EXISTS ${catalog}.${bronze}.products (
   product_id      STRING,
@@ -27,8 +28,15 @@ USING (
     CAST(source AS STRING)             AS source,
     CAST(partition_id AS STRING)       AS partition_id,
     CAST(sequence_number AS BIGINT)    AS sequence_number
-  FROM ${catalog}.${bronze}.received_batch
-  WHERE reason IS NULL
+  FROM ${catalog}.${bronze}.received_events AS r
+  LEFT JOIN (
+    -- How far this table has merged each partition: an event received since is above it.
+    SELECT source AS merged_source, partition_id AS merged_partition, MAX(sequence_number) AS merged_to
+    FROM ${catalog}.${bronze}.products
+    GROUP BY source, partition_id
+  ) AS m
+    ON r.source <=> m.merged_source AND r.partition_id <=> m.merged_partition
+  WHERE r.reason IS NULL AND r.sequence_number > coalesce(m.merged_to, -1)
   QUALIFY ROW_NUMBER() OVER (
     PARTITION BY product_id
     ORDER BY event_time DESC, sequence_number DESC, partition_id DESC

@@ -1,7 +1,8 @@
 -- bronze.rejected_events: one row per received event (after the transport dedupe) that broke a rule,
 -- with its raw row and the first failing check as `reason`. Bad events are kept, never dropped.
--- Incremental: this batch's rejects are inserted unless already there (by their transport key),
--- so inserting the same batch again changes nothing.
+-- Incremental: the rejects received since this table last took their partition's (above its
+-- largest sequence number there) are inserted unless already there (by their transport key), so
+-- running it again changes nothing.
 
 CREATE TABLE IF NOT EXISTS ${catalog}.${bronze}.rejected_events (
   source          STRING,
@@ -20,10 +21,16 @@ COMMENT 'Received events that failed validation, with the raw row and the reason
 
 MERGE INTO ${catalog}.${bronze}.rejected_events AS t
 USING (
-  SELECT source, partition_id, sequence_number, `offset`, enqueued_time, partition_key, body,
-         body_encoding, landing_file, landed_at, reason
-  FROM ${catalog}.${bronze}.received_batch
-  WHERE reason IS NOT NULL
+  SELECT r.source, r.partition_id, r.sequence_number, r.`offset`, r.enqueued_time, r.partition_key,
+         r.body, r.body_encoding, r.landing_file, r.landed_at, r.reason
+  FROM ${catalog}.${bronze}.received_events AS r
+  LEFT JOIN (
+    SELECT source, partition_id, MAX(sequence_number) AS merged_to
+    FROM ${catalog}.${bronze}.rejected_events
+    GROUP BY source, partition_id
+  ) AS m
+    ON r.source <=> m.source AND r.partition_id <=> m.partition_id
+  WHERE r.reason IS NOT NULL AND r.sequence_number > coalesce(m.merged_to, -1)
 ) AS s
 ON t.source <=> s.source AND t.partition_id <=> s.partition_id AND t.sequence_number <=> s.sequence_number
 WHEN NOT MATCHED THEN INSERT (source, partition_id, sequence_number, `offset`, enqueued_time, partition_key,

@@ -5,10 +5,15 @@ CREATE OR REPLACE TABLE ${catalog}.${gold}.customer_insights
 COMMENT 'One row per customer: latest name and city, order counts, lifetime value, favorite brand, segment'
 AS
 WITH latest_order AS (
-  -- Name and city can change between orders: take them from the latest order_ts (ties: greatest order_id).
-  SELECT customer_id, customer_name, city
+  -- Name and city can change between orders: take them from the latest order_ts (ties: greatest
+  -- order_id). max_by over (order_ts, order_id) picks that row in one aggregation pass; a window
+  -- ranking every order of every customer costs a sort of the whole table.
+  SELECT
+    customer_id,
+    max_by(customer_name, struct(order_ts, order_id)) AS customer_name,
+    max_by(city, struct(order_ts, order_id))          AS city
   FROM ${catalog}.${silver}.order_details
-  QUALIFY ROW_NUMBER() OVER (PARTITION BY customer_id ORDER BY order_ts DESC, order_id DESC) = 1
+  GROUP BY customer_id
 ),
 
 brand_revenue AS (

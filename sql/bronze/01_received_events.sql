@@ -1,12 +1,10 @@
--- bronze.received_batch: the events this ingest has not processed yet (raw_events after the
--- transport dedupe), each with its validation `reason` (NULL when valid), the raw body of rejected
--- events only, and, for valid events only, their fields typed per docs/tables.md.
--- The single place where event bodies are parsed. The later bronze files fold this batch into
--- orders, products and rejected_events, and the last one appends it to received_events, the
--- table whose largest sequence number per source and partition says what is processed: like the
--- ingest checkpoint, found from data, never from a counter beside it. Until that append, a
--- crashed run leaves the same events unprocessed, and each statement of the later files is safe
--- to run again on them.
+-- bronze.received_events: one row per event received (raw_events after the transport dedupe), with
+-- its validation `reason` (NULL when valid), the raw body of rejected events only, and, for valid
+-- events only, their fields typed per docs/tables.md.
+-- The single place where event bodies are parsed; orders, products and rejected_events read from it.
+-- Incremental: each ingest appends the raw_events rows above the largest sequence number per source
+-- and partition already here (found from data, like the ingest checkpoint, never from a counter
+-- beside it). Appending again finds nothing new, so the statement is safe to run again.
 
 CREATE TABLE IF NOT EXISTS ${catalog}.${bronze}.received_events (
   source          STRING,
@@ -46,9 +44,7 @@ CREATE TABLE IF NOT EXISTS ${catalog}.${bronze}.received_events (
 )
 COMMENT 'Received order events after the transport dedupe: raw columns, validation reason, typed fields of valid events';
 
-CREATE OR REPLACE TABLE ${catalog}.${bronze}.received_batch
-COMMENT 'The events the current ingest folds into bronze (replaced by every ingest)'
-AS
+INSERT INTO ${catalog}.${bronze}.received_events
 WITH processed AS (
   -- Per source and partition, the largest sequence number already processed. Events are landed
   -- in sequence order per partition, so everything above it is new, and a transport redelivery
