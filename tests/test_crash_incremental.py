@@ -22,7 +22,7 @@ from reference import COLUMNS, KEYS, RawEvent, compute_reference, sort_rows
 
 pytestmark = pytest.mark.slow
 
-BRONZE_STATEMENTS, SILVER_STATEMENTS, GOLD_STATEMENTS = 8, 4, 4
+BRONZE_STATEMENTS, SILVER_STATEMENTS, GOLD_STATEMENTS = 9, 5, 4
 
 
 def _tables(home: Path) -> dict[str, list[tuple]]:

@@ -63,7 +63,7 @@ def test_databricks_plan_without_credentials(home):
     assert ("generate", "send") in kinds and ("ingest", "receive") in kinds
     ingest = [e for e in plan.entries if e.step == "ingest"]
     assert [e.kind for e in ingest] == ["check", "sql", "sql", "sql", "sql", "receive", "write", "upload",
-                                        "sql", "check"] + ["sql"] * 12
+                                        "sql", "check"] + ["sql"] * 13
     # Whether bronze was built by these files (its record, else whether its tables exist), the
     # incremental bronze (the new events appended, then a merge per table), then the record.
     bronze = [e.text.split("\n")[0] for e in ingest[10:]]
@@ -71,8 +71,8 @@ def test_databricks_plan_without_credentials(home):
     assert bronze[1] == "SELECT checksum FROM ecommerce.ecomctl_meta.layer_builds WHERE layer = 'bronze'"
     assert bronze[2].startswith("SELECT table_name FROM `ecommerce`.information_schema.tables")
     assert [b for b in bronze if b.startswith(("INSERT", "MERGE"))] == [
-        "INSERT INTO ecommerce.bronze.received_events", "MERGE INTO ecommerce.bronze.orders AS t",
-        "MERGE INTO ecommerce.bronze.products AS t", "MERGE INTO ecommerce.bronze.rejected_events AS t",
+        "INSERT INTO ecommerce.bronze.received_events", "MERGE INTO ecommerce.bronze.products AS t",
+        "MERGE INTO ecommerce.bronze.orders AS t", "MERGE INTO ecommerce.bronze.rejected_events AS t",
         "MERGE INTO ecommerce.ecomctl_meta.layer_builds AS t"]
     copies = [e for e in ingest if e.text.startswith("COPY INTO ecommerce.bronze.raw_events")]
     assert len(copies) == 2  # files an interrupted run left, then the new ones
@@ -83,9 +83,9 @@ def test_databricks_plan_without_credentials(home):
     assert sum(e.text.startswith("CREATE MATERIALIZED VIEW ecommerce.gold.mv_") for e in views) == 8
     assert sum(e.text.startswith("DROP MATERIALIZED VIEW IF EXISTS") for e in views) == 8
     # check, 2 queries; per layer: its build record and (none yet) its tables, its statements
-    # (silver: 2 tables if missing, the merge, the product snapshot; gold: 4 tables), the record
-    # (the table of build records was created by ingest earlier in the plan)
-    assert Counter(e.step for e in plan.entries)["transform"] == 3 + 2 + 4 + 1 + 2 + 4 + 1
+    # (silver: 2 tables if missing, the changed orders, the merge, the product snapshot; gold: 4
+    # tables), the record (the table of build records was created by ingest earlier in the plan)
+    assert Counter(e.step for e in plan.entries)["transform"] == 3 + 2 + 5 + 1 + 2 + 4 + 1
     assert [e.number for e in plan.entries] == list(range(1, len(plan.entries) + 1))
 
 
@@ -134,8 +134,8 @@ def test_kafka_ingest_plan_reads_the_secret_on_the_server(home):
     # Then the same incremental bronze as client mode: the append, then a merge per table.
     bronze = [s.split("\n")[0] for s in statements
               if s.startswith(("INSERT INTO ecommerce.bronze", "MERGE INTO ecommerce.bronze"))]
-    assert bronze[-4:] == ["INSERT INTO ecommerce.bronze.received_events", "MERGE INTO ecommerce.bronze.orders AS t",
-                           "MERGE INTO ecommerce.bronze.products AS t", "MERGE INTO ecommerce.bronze.rejected_events AS t"]
+    assert bronze[-4:] == ["INSERT INTO ecommerce.bronze.received_events", "MERGE INTO ecommerce.bronze.products AS t",
+                           "MERGE INTO ecommerce.bronze.orders AS t", "MERGE INTO ecommerce.bronze.rejected_events AS t"]
     assert not any(s.startswith("COPY INTO") for s in statements)
     for text in statements:
         _parses_as_databricks(text)

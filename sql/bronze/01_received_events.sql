@@ -54,12 +54,23 @@ WITH processed AS (
   GROUP BY source, partition_id
 ),
 
+processed_floor AS (
+  -- The lowest of those over every partition landed (-1 for one not processed yet): a plain bound
+  -- on sequence_number that lets the engine skip most of the old rows before the join (each
+  -- landing file holds one partition's run of sequence numbers).
+  SELECT coalesce(MIN(coalesce(p.processed_to, -1)), -1) AS floor_to
+  FROM (SELECT DISTINCT source, partition_id FROM ${catalog}.${bronze}.raw_events) AS k
+  LEFT JOIN processed AS p
+    ON k.source <=> p.source AND k.partition_id <=> p.partition_id
+),
+
 new_rows AS (
   SELECT r.*
   FROM ${catalog}.${bronze}.raw_events AS r
   LEFT JOIN processed AS p
     ON r.source <=> p.source AND r.partition_id <=> p.partition_id
   WHERE r.sequence_number > coalesce(p.processed_to, -1)
+    AND r.sequence_number > (SELECT floor_to FROM processed_floor)
 ),
 
 duplicated AS (

@@ -4,7 +4,8 @@
 -- those whose winning event in bronze.orders is beyond what this table holds for its partition
 -- (bronze processes each partition in sequence order, so anything new is above it), and those
 -- whose product row changed since the last transform (order_details_products keeps the product
--- rows it was built with). Merging the same rows again changes nothing.
+-- rows it was built with). They are put in order_details_changes first (a table lets the engine
+-- see how few they are), then merged in; merging the same rows again changes nothing.
 
 CREATE TABLE IF NOT EXISTS ${catalog}.${silver}.order_details (
   order_id        STRING,
@@ -52,80 +53,83 @@ CREATE TABLE IF NOT EXISTS ${catalog}.${silver}.order_details_products (
 )
 COMMENT 'The bronze.products rows order_details was last built with';
 
+CREATE OR REPLACE TABLE ${catalog}.${silver}.order_details_changes
+COMMENT 'The orders the current transform merges into order_details (replaced by every transform)'
+AS
+WITH built AS (
+  SELECT source, partition_id, MAX(sequence_number) AS built_to
+  FROM ${catalog}.${silver}.order_details
+  GROUP BY source, partition_id
+),
+changed_products AS (
+  SELECT p.product_id
+  FROM ${catalog}.${bronze}.products AS p
+  LEFT JOIN ${catalog}.${silver}.order_details_products AS a
+    ON a.product_id = p.product_id
+  WHERE a.product_id IS NULL
+     OR NOT (p.product_name <=> a.product_name AND p.brand <=> a.brand
+             AND p.category <=> a.category AND p.base_price <=> a.base_price)
+),
+changed AS (
+  SELECT o.*
+  FROM ${catalog}.${bronze}.orders AS o
+  LEFT JOIN built AS b
+    ON o.source <=> b.source AND o.partition_id <=> b.partition_id
+  WHERE o.sequence_number > coalesce(b.built_to, -1)
+     OR o.product_id IN (SELECT product_id FROM changed_products)
+)
+SELECT
+  CAST(o.order_id AS STRING)                 AS order_id,
+  CAST(o.customer_id AS STRING)              AS customer_id,
+  CAST(o.customer_name AS STRING)            AS customer_name,
+  CAST(o.customer_email AS STRING)           AS customer_email,
+  CAST(o.city AS STRING)                     AS city,
+  CAST(o.state AS STRING)                    AS state,
+  CAST(o.country AS STRING)                  AS country,
+  CAST(o.order_ts AS TIMESTAMP)              AS order_ts,
+  CAST(o.product_id AS STRING)               AS product_id,
+  CAST(o.quantity AS INT)                    AS quantity,
+  CAST(o.unit_price AS DECIMAL(12, 2))       AS unit_price,
+  CAST(o.discount_pct AS DECIMAL(5, 2))      AS discount_pct,
+  CAST(o.total_amount AS DECIMAL(12, 2))     AS total_amount,
+  CAST(o.payment_method AS STRING)           AS payment_method,
+  CAST(o.order_status AS STRING)             AS order_status,
+  CAST(o.event_id AS STRING)                 AS event_id,
+  CAST(o.event_time AS TIMESTAMP)            AS event_time,
+  -- Product fields come from bronze.products (the latest catalog data), not from the order's event.
+  CAST(p.product_name AS STRING)             AS product_name,
+  CAST(p.brand AS STRING)                    AS brand,
+  CAST(p.category AS STRING)                 AS category,
+  CAST(p.base_price AS DECIMAL(12, 2))       AS base_price,
+  CAST(to_date(o.order_ts) AS DATE)          AS order_date,
+  CAST(hour(o.order_ts) AS INT)              AS order_hour,
+  -- dayofweek: 1 = Sunday ... 7 = Saturday.
+  CAST(dayofweek(o.order_ts) AS INT)         AS day_of_week,
+  CAST(date_format(o.order_ts, 'yyyy-MM') AS STRING) AS order_month,
+  CAST(o.quantity * o.unit_price AS DECIMAL(12, 2))                  AS gross_amount,
+  CAST(o.quantity * o.unit_price - o.total_amount AS DECIMAL(12, 2)) AS discount_amount,
+  -- Cancelled and returned orders are not revenue.
+  CAST(o.order_status IN ('placed', 'shipped', 'delivered') AS BOOLEAN) AS is_revenue,
+  CAST(o.order_status = 'delivered' AS BOOLEAN)                      AS is_delivered,
+  CAST(
+    CASE
+      WHEN o.discount_pct = 0 THEN 'none'
+      WHEN o.discount_pct <= 10 THEN '1-10%'
+      WHEN o.discount_pct <= 20 THEN '11-20%'
+      ELSE '21%+'
+    END AS STRING)                           AS discount_band,
+  -- The order's winning event in bronze.orders: how far this table has followed each partition.
+  CAST(o.source AS STRING)                   AS source,
+  CAST(o.partition_id AS STRING)             AS partition_id,
+  CAST(o.sequence_number AS BIGINT)          AS sequence_number
+FROM changed AS o
+-- Every valid order's own event also produced its product row, so no order is lost here; LEFT
+-- keeps the one-row-per-order grain even if that ever stopped being true.
+LEFT JOIN ${catalog}.${bronze}.products AS p
+  ON p.product_id = o.product_id;
+
 MERGE INTO ${catalog}.${silver}.order_details AS t
-USING (
-  WITH built AS (
-    SELECT source, partition_id, MAX(sequence_number) AS built_to
-    FROM ${catalog}.${silver}.order_details
-    GROUP BY source, partition_id
-  ),
-  changed_products AS (
-    SELECT p.product_id
-    FROM ${catalog}.${bronze}.products AS p
-    LEFT JOIN ${catalog}.${silver}.order_details_products AS a
-      ON a.product_id = p.product_id
-    WHERE a.product_id IS NULL
-       OR NOT (p.product_name <=> a.product_name AND p.brand <=> a.brand
-               AND p.category <=> a.category AND p.base_price <=> a.base_price)
-  ),
-  changed AS (
-    SELECT o.*
-    FROM ${catalog}.${bronze}.orders AS o
-    LEFT JOIN built AS b
-      ON o.source <=> b.source AND o.partition_id <=> b.partition_id
-    WHERE o.sequence_number > coalesce(b.built_to, -1)
-       OR o.product_id IN (SELECT product_id FROM changed_products)
-  )
-  SELECT
-    CAST(o.order_id AS STRING)                 AS order_id,
-    CAST(o.customer_id AS STRING)              AS customer_id,
-    CAST(o.customer_name AS STRING)            AS customer_name,
-    CAST(o.customer_email AS STRING)           AS customer_email,
-    CAST(o.city AS STRING)                     AS city,
-    CAST(o.state AS STRING)                    AS state,
-    CAST(o.country AS STRING)                  AS country,
-    CAST(o.order_ts AS TIMESTAMP)              AS order_ts,
-    CAST(o.product_id AS STRING)               AS product_id,
-    CAST(o.quantity AS INT)                    AS quantity,
-    CAST(o.unit_price AS DECIMAL(12, 2))       AS unit_price,
-    CAST(o.discount_pct AS DECIMAL(5, 2))      AS discount_pct,
-    CAST(o.total_amount AS DECIMAL(12, 2))     AS total_amount,
-    CAST(o.payment_method AS STRING)           AS payment_method,
-    CAST(o.order_status AS STRING)             AS order_status,
-    CAST(o.event_id AS STRING)                 AS event_id,
-    CAST(o.event_time AS TIMESTAMP)            AS event_time,
-    -- Product fields come from bronze.products (the latest catalog data), not from the order's event.
-    CAST(p.product_name AS STRING)             AS product_name,
-    CAST(p.brand AS STRING)                    AS brand,
-    CAST(p.category AS STRING)                 AS category,
-    CAST(p.base_price AS DECIMAL(12, 2))       AS base_price,
-    CAST(to_date(o.order_ts) AS DATE)          AS order_date,
-    CAST(hour(o.order_ts) AS INT)              AS order_hour,
-    -- dayofweek: 1 = Sunday ... 7 = Saturday.
-    CAST(dayofweek(o.order_ts) AS INT)         AS day_of_week,
-    CAST(date_format(o.order_ts, 'yyyy-MM') AS STRING) AS order_month,
-    CAST(o.quantity * o.unit_price AS DECIMAL(12, 2))                  AS gross_amount,
-    CAST(o.quantity * o.unit_price - o.total_amount AS DECIMAL(12, 2)) AS discount_amount,
-    -- Cancelled and returned orders are not revenue.
-    CAST(o.order_status IN ('placed', 'shipped', 'delivered') AS BOOLEAN) AS is_revenue,
-    CAST(o.order_status = 'delivered' AS BOOLEAN)                      AS is_delivered,
-    CAST(
-      CASE
-        WHEN o.discount_pct = 0 THEN 'none'
-        WHEN o.discount_pct <= 10 THEN '1-10%'
-        WHEN o.discount_pct <= 20 THEN '11-20%'
-        ELSE '21%+'
-      END AS STRING)                           AS discount_band,
-    -- The order's winning event in bronze.orders: how far this table has followed each partition.
-    CAST(o.source AS STRING)                   AS source,
-    CAST(o.partition_id AS STRING)             AS partition_id,
-    CAST(o.sequence_number AS BIGINT)          AS sequence_number
-  FROM changed AS o
-  -- Every valid order's own event also produced its product row, so no order is lost here; LEFT
-  -- keeps the one-row-per-order grain even if that ever stopped being true.
-  LEFT JOIN ${catalog}.${bronze}.products AS p
-    ON p.product_id = o.product_id
-) AS s
+USING ${catalog}.${silver}.order_details_changes AS s
 ON t.order_id = s.order_id
 WHEN MATCHED THEN UPDATE SET
     order_id = s.order_id,
