@@ -81,6 +81,67 @@ def test_schedule_setting_is_checked():
         check_schedule("hourly; DROP TABLE x")
 
 
+# EVERY's documented ranges (ALTER MATERIALIZED VIEW, schedule_clause): HOUR 1-72, DAY 1-31, WEEK 1-8.
+@pytest.mark.parametrize(("schedule", "accepted"), [
+    ("EVERY 1 HOUR", True), ("EVERY 72 HOURS", True), ("EVERY 73 HOURS", False), ("EVERY 0 HOURS", False),
+    ("EVERY 31 DAYS", True), ("EVERY 32 DAY", False), ("EVERY 8 WEEKS", True), ("EVERY 9 WEEKS", False),
+    ("CRON '0 0 6 * * ?'", True), ("CRON '0 0 6 * * ? 2030' AT TIME ZONE 'Europe/Paris'", True),
+    ("CRON '0 6 * * *'", False),  # five fields: a Unix cron, not Quartz
+])
+def test_schedules_are_checked_against_databricks_ranges(schedule, accepted):
+    if accepted:
+        assert check_schedule(schedule) == schedule
+        return
+    with pytest.raises(ConfigError) as info:
+        check_schedule(schedule)
+    message = str(info.value)
+    assert message.startswith(f"setting ECOMCTL_MV_SCHEDULE: {schedule!r}")
+    if schedule.startswith("EVERY"):
+        unit = schedule.split()[-1].upper().rstrip("S")
+        low, high = {"HOUR": (1, 72), "DAY": (1, 31), "WEEK": (1, 8)}[unit]
+        assert f"Databricks accepts EVERY {low} to {high} {unit}S" in message
+    else:
+        assert "6 or 7 fields" in message
+
+
+def test_a_schedule_out_of_range_stops_the_run_before_anything_starts(cli, home):
+    """Checked when the settings load: views --dry-run prints no plan, only the one line."""
+    result = cli("--target", "databricks", "views", "--dry-run", env={"ECOMCTL_MV_SCHEDULE": "EVERY 100 HOURS"})
+    assert result.exit_code == 1
+    assert "ECOMCTL_MV_SCHEDULE: 'EVERY 100 HOURS' is out of range: Databricks accepts EVERY 1 to 72 HOURS" \
+        in result.stderr
+    assert "CREATE MATERIALIZED VIEW" not in result.stdout + result.stderr
+    assert not (home / "runs").exists() or not any((home / "runs").iterdir())
+
+
+# -- the catalog's managed location ------------------------------------------------------------------
+@pytest.mark.parametrize("location", [
+    "abfss://data@shopstore.dfs.core.windows.net/ecomctl", "s3://shop-bucket/ecomctl", "gs://shop_bucket",
+])
+def test_a_managed_location_is_a_cloud_storage_url(location):
+    assert Settings.load(environ={"ECOMCTL_CATALOG_MANAGED_LOCATION": location}).catalog_managed_location == location
+
+
+@pytest.mark.parametrize("location", [
+    "/mnt/data", "https://shopstore.blob.core.windows.net/data", "abfss://data@shop/x' COMMENT 'y",
+    "s3://bucket/with space", "dbfs:/x", "abfss://shopstore.dfs.core.windows.net/data",
+])
+def test_a_managed_location_that_is_not_cloud_storage_names_the_setting(location):
+    with pytest.raises(ConfigError, match="^setting ECOMCTL_CATALOG_MANAGED_LOCATION: .* is not a cloud storage URL"):
+        Settings.load(environ={"ECOMCTL_CATALOG_MANAGED_LOCATION": location})
+
+
+def test_create_catalog_puts_the_catalog_in_its_managed_location():
+    session = ScriptedSession()
+    location = "abfss://data@shopstore.dfs.core.windows.net/ecomctl"
+    _warehouse(session, managed_location=location)[0].ensure_catalog(create=True)
+    assert session.sent == [f"CREATE CATALOG IF NOT EXISTS ecommerce\nMANAGED LOCATION '{location}'\n"
+                            "COMMENT 'E-commerce order events: bronze, silver and gold schemas (ecomctl)'"]
+    checked = ScriptedSession({"SELECT catalog_name": [Outcome(["catalog_name"], [("ecommerce",)])]})
+    _warehouse(checked, managed_location=location)[0].ensure_catalog(create=False)
+    assert not any("MANAGED LOCATION" in text for text in checked.sent)  # only when creating it
+
+
 # -- the REST API through the real SDK ---------------------------------------------------------------
 def test_a_running_warehouse_is_checked_with_the_token(workspace):
     session = LiveSession(_access(workspace.host))
