@@ -41,10 +41,11 @@ class WorkspaceState:
     published: dict[str, dict[str, Any]] = field(default_factory=dict)    # dashboard_id -> publish body
     queries: dict[str, dict[str, Any]] = field(default_factory=dict)      # id -> Query
     spaces: dict[str, dict[str, Any]] = field(default_factory=dict)       # space_id -> GenieSpace
-    # The SQL warehouse: its id, the states GET reports in turn (the last one stays), its type.
+    # The SQL warehouse: its id, the states GET reports in turn (the last one stays), its type, and
+    # the states a start leads to (each start records the state it was sent in).
     warehouse: dict[str, Any] = field(default_factory=lambda: {
         "id": "wh1", "name": "shop", "states": ["RUNNING"], "warehouse_type": "PRO",
-        "enable_serverless_compute": False})
+        "enable_serverless_compute": False, "start_states": ["STARTING", "RUNNING"], "starts": []})
     files: dict[str, bytes] = field(default_factory=dict)                 # /Volumes/... -> uploaded bytes
     requests: list[Request] = field(default_factory=list)
     # (method, path regex) -> (status, error_code, message): make a call fail like the real API.
@@ -198,13 +199,16 @@ class _Handler(BaseHTTPRequestHandler):
             raise _NotFound(f"warehouse {id} not found")
         states = warehouse["states"]
         state = states.pop(0) if len(states) > 1 else states[0]
-        return 200, {k: v for k, v in warehouse.items() if k != "states"} | {"state": state}
+        warehouse["state"] = state
+        hidden = ("states", "start_states", "starts")
+        return 200, {k: v for k, v in warehouse.items() if k not in hidden} | {"state": state}
 
     def start_warehouse(self, query, body, id):
         warehouse = self.workspace.state.warehouse
         if id != warehouse["id"]:
             raise _NotFound(f"warehouse {id} not found")
-        warehouse["states"] = ["STARTING", "RUNNING"]
+        warehouse["starts"].append(warehouse.get("state"))
+        warehouse["states"] = list(warehouse["start_states"])
         return 200, {}
 
     def upload_file(self, query, body, path):

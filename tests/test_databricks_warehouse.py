@@ -165,10 +165,65 @@ def test_a_stopped_warehouse_is_started_and_waited_for(workspace):
     assert waits.texts[-1] is None  # the spinner stops
 
 
-def test_a_deleted_warehouse_is_a_clear_error(workspace):
-    _warehouse_state(workspace, "DELETED")
-    with pytest.raises(WarehouseError, match="SQL warehouse wh1 is deleted"):
-        LiveSession(_access(workspace.host)).ensure_running()
+def _no_wait(seconds: float) -> None:
+    pass
+
+
+@pytest.mark.parametrize("state", ["DELETED", "DELETING"])
+def test_a_deleted_warehouse_is_a_clear_error(workspace, state):
+    _warehouse_state(workspace, state)
+    with pytest.raises(WarehouseError) as info:
+        LiveSession(_access(workspace.host), sleep=_no_wait).ensure_running()
+    assert str(info.value) == (f"SQL warehouse wh1 is {state.lower()} (set DATABRICKS_WAREHOUSE_ID to a "
+                               "warehouse that exists)")
+    assert workspace.state.warehouse["starts"] == []
+
+
+def test_a_starting_warehouse_is_waited_for_without_a_second_start(workspace):
+    _warehouse_state(workspace, "STARTING", "STARTING", "RUNNING")
+    waits = Waits()
+    session = LiveSession(_access(workspace.host), reporter=waits, sleep=_no_wait)
+    session.ensure_running()
+    assert session.warehouse_info.state.value == "RUNNING"
+    assert workspace.state.warehouse["starts"] == []
+    assert waits.texts == ["starting SQL warehouse shop: starting"] * 2 + ["SQL warehouse shop is running", None]
+
+
+def test_a_stopping_warehouse_is_started_once_it_has_stopped(workspace):
+    """A start sent while the warehouse stops ends with it STOPPED (and the SDK's wait raising
+    OperationFailed): ecomctl waits for STOPPED, then starts it."""
+    _warehouse_state(workspace, "STOPPING", "STOPPING", "STOPPED")
+    waits = Waits()
+    session = LiveSession(_access(workspace.host), reporter=waits, sleep=_no_wait)
+    session.ensure_running()
+    assert workspace.state.warehouse["starts"] == ["STOPPED"]
+    assert session.warehouse_info.state.value == "RUNNING"
+    assert waits.texts[:3] == ["waiting for SQL warehouse shop to stop, to start it again"] * 2 + [
+        "starting SQL warehouse shop (it was stopping)"]
+    assert waits.texts[-2:] == ["SQL warehouse shop is running", None]
+
+
+def test_a_warehouse_that_stops_again_after_its_start_is_one_line(workspace):
+    _warehouse_state(workspace, "STOPPED")
+    workspace.state.warehouse.update(start_states=["STARTING", "STOPPED"],
+                                     health={"status": "FAILED", "summary": "Cluster failed to start\nat x"})
+    waits = Waits()
+    with pytest.raises(WarehouseError) as info:
+        LiveSession(_access(workspace.host), reporter=waits, sleep=_no_wait).ensure_running()
+    assert str(info.value) == ("SQL warehouse shop stopped again after ecomctl started it (Cluster failed to "
+                               "start) (look at the warehouse's events in the workspace, then run again)")
+    assert workspace.state.warehouse["starts"] == ["STOPPED"]  # started once, not again
+    assert waits.texts[-1] is None  # the spinner stops
+
+
+def test_a_warehouse_that_does_not_start_in_time_is_one_line(workspace):
+    from datetime import timedelta
+
+    _warehouse_state(workspace, "STARTING")
+    session = LiveSession(_access(workspace.host), sleep=_no_wait, start_timeout=timedelta(seconds=0.2))
+    with pytest.raises(WarehouseError, match=r"^SQL warehouse shop is still starting after 0\.2 s "
+                                             r"\(it was starting\) \(look at the warehouse"):
+        session.ensure_running()
 
 
 @pytest.mark.parametrize(("status", "expected"), [(403, "access denied"), (404, "not found")])

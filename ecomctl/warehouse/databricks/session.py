@@ -12,6 +12,7 @@ with no rows, so a dry run makes exactly the decisions a run on a fresh workspac
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import cached_property
@@ -47,11 +48,13 @@ class LiveSession:
     dry_run = False
 
     def __init__(self, access: DatabricksAccess, *, reporter: "Reporter | None" = None,
-                 start_timeout: timedelta = WAREHOUSE_START_TIMEOUT) -> None:
+                 start_timeout: timedelta = WAREHOUSE_START_TIMEOUT,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
         _quiet_library_logging()
         self.access = access
         self.reporter = reporter
         self.start_timeout = start_timeout
+        self._sleep = sleep
         self.warehouse_info: Any = None
         self._connection: Any = None
 
@@ -100,34 +103,55 @@ class LiveSession:
         return WorkspaceClient(config=self.config)
 
     def ensure_running(self) -> None:
-        """Read the warehouse state; start a stopped warehouse and wait until it runs."""
+        """Wait until the warehouse runs, whatever state it is found in: STOPPED is started,
+        STARTING waited for, STOPPING waited for until it has stopped and then started (a start
+        sent while it stops would end in STOPPED); DELETED and DELETING, a warehouse that stops
+        again after ecomctl started it, and one not running within `start_timeout` stop the run
+        with one line. The SDK's own waits raise OperationFailed or TimeoutError, which are not
+        DatabricksErrors, on the way; polling here keeps every outcome ours to word."""
         from databricks.sdk.service.sql import State
 
         warehouses = self.workspace_client.warehouses
         wid = self.access.warehouse_id
         info = self._api(lambda: warehouses.get(wid), f"read the state of SQL warehouse {wid}")
-        state = info.state
-        if state in (State.DELETED, State.DELETING):
-            raise WarehouseError(f"SQL warehouse {wid} is {state.value.lower()}",
-                                 hint="set DATABRICKS_WAREHOUSE_ID to a warehouse that exists")
-        if state != State.RUNNING:
-            name = info.name or wid
-            self._waiting(f"starting SQL warehouse {name} (it was {state.value.lower()})")
-            try:
-                def progress(current: Any) -> None:
-                    now = current.state.value.lower() if current.state else "unknown"
-                    self._waiting(f"starting SQL warehouse {name}: {now}")
-
-                if state in (State.STOPPED, State.STOPPING):
-                    waiter = self._api(lambda: warehouses.start(wid), f"start SQL warehouse {wid}")
-                    info = self._api(lambda: waiter.result(timeout=self.start_timeout, callback=progress),
-                                     f"wait for SQL warehouse {wid} to start")
+        name = info.name or wid
+        found = _state_name(info)
+        started = False
+        deadline = time.monotonic() + self.start_timeout.total_seconds()
+        attempt = 0
+        try:
+            while info.state != State.RUNNING:
+                state = _state_name(info)
+                if info.state in (State.DELETED, State.DELETING):
+                    raise WarehouseError(f"SQL warehouse {wid} is {state}",
+                                         hint="set DATABRICKS_WAREHOUSE_ID to a warehouse that exists")
+                if info.state == State.STOPPED:
+                    if started:
+                        raise WarehouseError(
+                            f"SQL warehouse {name} stopped again after ecomctl started it"
+                            f"{_health(info)}",
+                            hint="look at the warehouse's events in the workspace, then run again")
+                    self._api(lambda: warehouses.start(wid), f"start SQL warehouse {wid}")
+                    started = True
+                    self._waiting(f"starting SQL warehouse {name} (it was {found})")
+                elif info.state == State.STOPPING:
+                    self._waiting(f"waiting for SQL warehouse {name} to stop, to start it again")
                 else:
-                    info = self._api(lambda: warehouses.wait_get_warehouse_running(
-                        wid, timeout=self.start_timeout, callback=progress),
-                        f"wait for SQL warehouse {wid} to start")
+                    self._waiting(f"starting SQL warehouse {name}: {state}")
+                if time.monotonic() >= deadline:
+                    seconds = self.start_timeout.total_seconds()
+                    waited = f"{seconds / 60:g} minutes" if seconds >= 60 else f"{seconds:g} s"
+                    raise WarehouseError(
+                        f"SQL warehouse {name} is still {state} after {waited} (it was {found})",
+                        hint="look at the warehouse in the workspace, then run again")
+                attempt += 1
+                self._sleep(min(attempt, 10))  # the SDK's own waits poll 1, 2 ... 10 s apart
+                info = self._api(lambda: warehouses.get(wid),
+                                 f"read the state of SQL warehouse {wid}")
+            if found != "running":
                 self._waiting(f"SQL warehouse {name} is running")
-            finally:
+        finally:
+            if found != "running":
                 self._waiting(None)
         self.warehouse_info = info
 
@@ -242,8 +266,9 @@ class PlannedSession:
         return self.access.warehouse_id if self.access else "<DATABRICKS_WAREHOUSE_ID>"
 
     def ensure_running(self) -> None:
-        self.plan.add("api", f"GET /api/2.0/sql/warehouses/{self._warehouse}: read its state; if it is "
-                             f"stopped, POST .../start and wait until it is RUNNING")
+        self.plan.add("api", f"GET /api/2.0/sql/warehouses/{self._warehouse}: read its state and "
+                             "poll until RUNNING (STOPPED: POST .../start first; STOPPING: wait until "
+                             "stopped, then start; DELETED or DELETING: stop with an error)")
 
     def can_host_materialized_views(self) -> bool | None:
         return None
@@ -265,6 +290,16 @@ class PlannedSession:
 
     def close(self) -> None:
         pass
+
+
+def _state_name(info: Any) -> str:
+    return info.state.value.lower() if info.state is not None else "in an unknown state"
+
+
+def _health(info: Any) -> str:
+    """The warehouse's own account of its health, when it gives one (why it stopped, say)."""
+    summary = getattr(getattr(info, "health", None), "summary", None)
+    return f" ({first_line(summary)})" if summary else ""
 
 
 _logging_quieted = False
