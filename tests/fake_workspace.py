@@ -3,8 +3,11 @@
 It keeps workspace objects, Lakeview dashboards, saved queries, Genie spaces, one SQL warehouse and
 the files uploaded to Volumes in memory, answers like the real API (JSON bodies, 404
 RESOURCE_DOES_NOT_EXIST, paged lists) and records every request, so tests can drive the real
-databricks-sdk WorkspaceClient offline and look at what it sent. The SQL itself goes through the
-connector's own protocol, which this does not speak: tests replace the SQL session instead.
+databricks-sdk WorkspaceClient offline and look at what it sent.
+
+Of the SQL connector's Thrift protocol it answers OpenSession and CloseSession on the warehouse's
+HTTP path, with the connector's own generated Thrift code, and records each session's
+configuration; statements are not run here: tests replace the SQL session for those.
 """
 
 from __future__ import annotations
@@ -47,6 +50,8 @@ class WorkspaceState:
         "id": "wh1", "name": "shop", "states": ["RUNNING"], "warehouse_type": "PRO",
         "enable_serverless_compute": False, "start_states": ["STARTING", "RUNNING"], "starts": []})
     files: dict[str, bytes] = field(default_factory=dict)                 # /Volumes/... -> uploaded bytes
+    # SQL sessions the connector opened: {"configuration": {...}, "authorization": header, "open": bool}.
+    sql_sessions: list[dict[str, Any]] = field(default_factory=list)
     requests: list[Request] = field(default_factory=list)
     # (method, path regex) -> (status, error_code, message): make a call fail like the real API.
     failures: dict[tuple[str, str], tuple[int, str, str]] = field(default_factory=dict)
@@ -116,6 +121,7 @@ _ROUTES: list[tuple[str, re.Pattern[str], str]] = [
     ("GET", re.compile(r"^/api/2\.0/sql/warehouses/(?P<id>[^/]+)$"), "get_warehouse"),
     ("POST", re.compile(r"^/api/2\.0/sql/warehouses/(?P<id>[^/]+)/start$"), "start_warehouse"),
     ("PUT", re.compile(r"^/api/2\.0/fs/files(?P<path>/Volumes/.+)$"), "upload_file"),
+    ("POST", re.compile(r"^/sql/1\.0/warehouses/(?P<id>[^/]+)$"), "thrift"),
     ("POST", re.compile(r"^/api/2\.0/workspace/mkdirs$"), "mkdirs"),
     ("GET", re.compile(r"^/api/2\.0/workspace/get-status$"), "get_status"),
     ("GET", re.compile(r"^/api/2\.0/lakeview/dashboards$"), "list_dashboards"),
@@ -135,6 +141,36 @@ _ROUTES: list[tuple[str, re.Pattern[str], str]] = [
 
 class _NotFound(Exception):
     pass
+
+
+class _ThriftAnswers:
+    """The server side of the connector's OpenSession and CloseSession, on the generated types."""
+
+    def __init__(self, workspace: "FakeWorkspace", authorization: str | None) -> None:
+        self.workspace = workspace
+        self.authorization = authorization
+
+    def OpenSession(self, request):
+        import uuid
+
+        from databricks.sql.thrift_api.TCLIService import ttypes
+
+        handle = ttypes.THandleIdentifier(guid=uuid.uuid4().bytes, secret=uuid.uuid4().bytes)
+        self.workspace.state.sql_sessions.append({"configuration": dict(request.configuration or {}),
+                                                  "authorization": self.authorization, "open": True,
+                                                  "guid": handle.guid})
+        return ttypes.TOpenSessionResp(
+            status=ttypes.TStatus(statusCode=ttypes.TStatusCode.SUCCESS_STATUS),
+            serverProtocolVersion=request.client_protocol_i64 or ttypes.TProtocolVersion.SPARK_CLI_SERVICE_PROTOCOL_V7,
+            sessionHandle=ttypes.TSessionHandle(sessionId=handle))
+
+    def CloseSession(self, request):
+        from databricks.sql.thrift_api.TCLIService import ttypes
+
+        for session in self.workspace.state.sql_sessions:
+            if session["guid"] == request.sessionHandle.sessionId.guid:
+                session["open"] = False
+        return ttypes.TCloseSessionResp(status=ttypes.TStatus(statusCode=ttypes.TStatusCode.SUCCESS_STATUS))
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -171,23 +207,24 @@ class _Handler(BaseHTTPRequestHandler):
             for route_method, pattern, name in _ROUTES:
                 match = pattern.match(url.path)
                 if route_method == method and match:
+                    headers: dict[str, str] = {}
                     try:
-                        status, payload = getattr(self, name)(query, body or {}, **match.groupdict())
+                        status, payload, *extra = getattr(self, name)(query, body or {}, **match.groupdict())
+                        headers = extra[0] if extra else {}
                     except _NotFound as exc:
                         status, payload = 404, {"error_code": "RESOURCE_DOES_NOT_EXIST", "message": str(exc)}
-                    return self._send(status, payload)
+                    return self._send(status, payload, headers)
         # Anything else (e.g. the SDK's host-metadata probe) is not there, as on a workspace without it.
         self._send(404, {"error_code": "ENDPOINT_NOT_FOUND", "message": f"no API at {method} {url.path}"})
 
-    def _send(self, status: int, payload: dict[str, Any] | None) -> None:
-        if payload is None:  # 204 No Content
-            self.send_response(status)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-            return
-        data = json.dumps(payload).encode()
+    def _send(self, status: int, payload: dict[str, Any] | bytes | None,
+              headers: dict[str, str] | None = None) -> None:
+        data = b"" if payload is None else payload if isinstance(payload, bytes) else json.dumps(payload).encode()
         self.send_response(status)
-        self.send_header("Content-Type", "application/json")
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        if payload is not None and not isinstance(payload, bytes):
+            self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         self.wfile.write(data)
@@ -214,6 +251,22 @@ class _Handler(BaseHTTPRequestHandler):
     def upload_file(self, query, body, path):
         self.workspace.state.files[path] = body["content"] if body else b""
         return 204, None
+
+    # The SQL connector's Thrift protocol: OpenSession and CloseSession only.
+    def thrift(self, query, body, id):
+        from thrift.protocol import TBinaryProtocol
+        from thrift.transport import TTransport
+
+        from databricks.sql.thrift_api.TCLIService import TCLIService
+
+        if id != self.workspace.state.warehouse["id"]:
+            raise _NotFound(f"warehouse {id} not found")
+        answers = _ThriftAnswers(self.workspace, self.headers.get("Authorization"))
+        output = TTransport.TMemoryBuffer()
+        TCLIService.Processor(answers).process(
+            TBinaryProtocol.TBinaryProtocol(TTransport.TMemoryBuffer(body.get("content", b""))),
+            TBinaryProtocol.TBinaryProtocol(output))
+        return 200, output.getvalue(), {"Content-Type": "application/x-thrift"}
 
     # -- workspace -------------------------------------------------------------------------------
     def mkdirs(self, query, body):

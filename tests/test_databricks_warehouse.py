@@ -265,6 +265,44 @@ def test_the_connector_gets_the_sdk_config_as_credentials_provider(workspace):
     assert headers["Authorization"] == f"Bearer {TOKEN}"
 
 
+def test_every_sql_session_opens_in_utc(workspace, monkeypatch):
+    """The real connector (Connection, its Thrift client and HTTP transport) opens its sessions on the
+    stand-in, which reads the OpenSession request with the connector's own Thrift types: each session,
+    the one reopened after an expiry too, carries TIMEZONE=UTC and the SDK config's token."""
+    from databricks import sql
+
+    connect = sql.connect
+
+    def connect_to_the_stand_in(**arguments):
+        # The connector builds https://<host>:443/<path> itself; the stand-in speaks plain HTTP on a
+        # local port, so only the URI changes (and no telemetry goes to a host that is not there).
+        uri = f"{workspace.host}{arguments['http_path']}"
+        return connect(**arguments, _connection_uri=uri, enable_telemetry=False)
+
+    monkeypatch.setattr(sql, "connect", connect_to_the_stand_in)
+    session = LiveSession(_access(workspace.host))
+    session._connect()
+    session.reconnect()
+    session._connect()
+    session.close()
+    assert [s["configuration"]["TIMEZONE"] for s in workspace.state.sql_sessions] == ["UTC", "UTC"]
+    assert all(s["authorization"] == f"Bearer {TOKEN}" for s in workspace.state.sql_sessions)
+    assert not any(s["open"] for s in workspace.state.sql_sessions)  # both closed again
+
+
+def test_the_plan_shows_the_session_time_zone_and_every_warehouse_state():
+    from ecomctl.plan import Plan
+    from ecomctl.warehouse.databricks.session import PlannedSession
+
+    plan = Plan()
+    PlannedSession(None, plan).ensure_running()
+    (entry,) = plan.entries
+    assert entry.text.startswith("GET /api/2.0/sql/warehouses/<DATABRICKS_WAREHOUSE_ID>: read its state")
+    for words in ("STOPPED: POST .../start", "STOPPING: wait until stopped, then start",
+                  "DELETED or DELETING: stop with an error", "session configuration TIMEZONE=UTC"):
+        assert words in entry.text
+
+
 def test_landing_files_are_uploaded_to_the_volume_then_removed(workspace, tmp_path):
     landing = tmp_path / "landing"
     landing.mkdir()

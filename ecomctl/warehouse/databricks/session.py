@@ -31,6 +31,14 @@ if TYPE_CHECKING:  # pragma: no cover
 
 WAREHOUSE_START_TIMEOUT = timedelta(minutes=20)
 
+# Every SQL session runs in UTC, whatever TIMEZONE an admin gave the warehouse: offset-less
+# timestamp casts, to_date, hour, dayofweek and date_format follow the session time zone, and the
+# figures must be those of the local target, which runs in UTC. TIMEZONE is the Databricks SQL
+# configuration parameter (docs: sql/language-manual/parameters/timezone); the connector sends
+# session_configuration in the Thrift OpenSession request (and keeps TIMEZONE among the few keys
+# its Statement Execution backend accepts).
+SESSION_CONFIGURATION = {"TIMEZONE": "UTC"}
+
 
 @dataclass
 class Outcome:
@@ -204,7 +212,8 @@ class LiveSession:
                 # keeps for cold starts (900 s) would only hide a wrong HTTP path or a network
                 # problem; statement-level retries are ours (RETRY_DELAYS).
                 "_retry_stop_after_attempts_count": 4, "_retry_stop_after_attempts_duration": 20.0,
-                "_retry_delay_max": 8.0, "_socket_timeout": 120, "user_agent_entry": "ecomctl"}
+                "_retry_delay_max": 8.0, "_socket_timeout": 120, "user_agent_entry": "ecomctl",
+                "session_configuration": dict(SESSION_CONFIGURATION)}
 
     def _connect(self) -> Any:
         if self._connection is None:
@@ -250,6 +259,10 @@ class LiveSession:
             self.reporter.waiting(text)
 
 
+def _configuration_text(configuration: dict[str, str]) -> str:
+    return ", ".join(f"{key}={value}" for key, value in configuration.items())
+
+
 # -- the planned session (dry run) -----------------------------------------------------------------
 class PlannedSession:
     """Records what the live session would send; answers every query with no rows."""
@@ -268,7 +281,9 @@ class PlannedSession:
     def ensure_running(self) -> None:
         self.plan.add("api", f"GET /api/2.0/sql/warehouses/{self._warehouse}: read its state and "
                              "poll until RUNNING (STOPPED: POST .../start first; STOPPING: wait until "
-                             "stopped, then start; DELETED or DELETING: stop with an error)")
+                             "stopped, then start; DELETED or DELETING: stop with an error); SQL "
+                             "sessions then open with session configuration "
+                             f"{_configuration_text(SESSION_CONFIGURATION)}")
 
     def can_host_materialized_views(self) -> bool | None:
         return None
