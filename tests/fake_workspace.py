@@ -5,6 +5,12 @@ the files uploaded to Volumes in memory, answers like the real API (JSON bodies,
 RESOURCE_DOES_NOT_EXIST, paged lists) and records every request, so tests can drive the real
 databricks-sdk WorkspaceClient offline and look at what it sent.
 
+Files reach a Volume the two ways databricks-sdk's files.upload sends them (mixins/files.py): one
+PUT to the Files API, or, from its multipart threshold (50 MiB), a multipart upload: POST
+?action=initiate-upload, POST /api/2.0/fs/create-upload-part-urls for presigned URLs, each part
+PUT to its URL (here on this server under /presigned/, refused with credentials or without the
+headers the URL came with, as cloud storage would), then POST ?action=complete-upload.
+
 Of the SQL connector's Thrift protocol it answers OpenSession and CloseSession on the warehouse's
 HTTP path, with the connector's own generated Thrift code, and records each session's
 configuration; statements are not run here: tests replace the SQL session for those.
@@ -50,6 +56,8 @@ class WorkspaceState:
         "id": "wh1", "name": "shop", "states": ["RUNNING"], "warehouse_type": "PRO",
         "enable_serverless_compute": False, "start_states": ["STARTING", "RUNNING"], "starts": []})
     files: dict[str, bytes] = field(default_factory=dict)                 # /Volumes/... -> uploaded bytes
+    # Multipart uploads in progress: session token -> {"path", "overwrite", "parts": {number: bytes}}.
+    uploads: dict[str, dict[str, Any]] = field(default_factory=dict)
     # SQL sessions the connector opened: {"configuration": {...}, "authorization": header, "open": bool}.
     sql_sessions: list[dict[str, Any]] = field(default_factory=list)
     requests: list[Request] = field(default_factory=list)
@@ -121,6 +129,9 @@ _ROUTES: list[tuple[str, re.Pattern[str], str]] = [
     ("GET", re.compile(r"^/api/2\.0/sql/warehouses/(?P<id>[^/]+)$"), "get_warehouse"),
     ("POST", re.compile(r"^/api/2\.0/sql/warehouses/(?P<id>[^/]+)/start$"), "start_warehouse"),
     ("PUT", re.compile(r"^/api/2\.0/fs/files(?P<path>/Volumes/.+)$"), "upload_file"),
+    ("POST", re.compile(r"^/api/2\.0/fs/files(?P<path>/Volumes/.+)$"), "multipart_upload"),
+    ("POST", re.compile(r"^/api/2\.0/fs/create-upload-part-urls$"), "create_upload_part_urls"),
+    ("PUT", re.compile(r"^/presigned/(?P<token>[^/]+)/(?P<number>\d+)$"), "put_part"),
     ("POST", re.compile(r"^/sql/1\.0/warehouses/(?P<id>[^/]+)$"), "thrift"),
     ("POST", re.compile(r"^/api/2\.0/workspace/mkdirs$"), "mkdirs"),
     ("GET", re.compile(r"^/api/2\.0/workspace/get-status$"), "get_status"),
@@ -141,6 +152,12 @@ _ROUTES: list[tuple[str, re.Pattern[str], str]] = [
 
 class _NotFound(Exception):
     pass
+
+
+def _etag(data: bytes) -> str:
+    import hashlib
+
+    return '"' + hashlib.md5(data).hexdigest() + '"'
 
 
 class _ThriftAnswers:
@@ -251,6 +268,54 @@ class _Handler(BaseHTTPRequestHandler):
     def upload_file(self, query, body, path):
         self.workspace.state.files[path] = body["content"] if body else b""
         return 204, None
+
+    # Multipart uploads, as databricks-sdk's files.upload sends a file from 50 MiB.
+    def multipart_upload(self, query, body, path):
+        ws = self.workspace
+        action = query.get("action")
+        if action == "initiate-upload":
+            token = ws.new_id("upload")
+            ws.state.uploads[token] = {"path": path, "overwrite": query.get("overwrite"), "parts": {}}
+            return 200, {"multipart_upload": {"session_token": token}}
+        upload = ws.state.uploads.get(query.get("session_token", ""))
+        if upload is None or upload["path"] != path:
+            return 400, {"error_code": "INVALID_PARAMETER_VALUE", "message": "unknown upload session"}
+        if action == "abort-upload":
+            del ws.state.uploads[query["session_token"]]
+            return 200, {}
+        if action != "complete-upload":
+            return 400, {"error_code": "INVALID_PARAMETER_VALUE", "message": f"unknown action {action}"}
+        listed = [(p["part_number"], p["etag"]) for p in body.get("parts", [])]
+        numbers = [number for number, _ in listed]
+        if numbers != list(range(1, len(numbers) + 1)) or sorted(upload["parts"]) != numbers:
+            return 400, {"error_code": "INVALID_PARAMETER_VALUE", "message": f"parts {numbers} do not match "
+                         f"the uploaded parts {sorted(upload['parts'])}"}
+        if any(etag != _etag(upload["parts"][number]) for number, etag in listed):
+            return 400, {"error_code": "INVALID_PARAMETER_VALUE", "message": "a part's ETag does not match"}
+        ws.state.files[path] = b"".join(upload["parts"][n] for n in numbers)
+        del ws.state.uploads[query["session_token"]]
+        return 200, {}
+
+    def create_upload_part_urls(self, query, body):
+        upload = self.workspace.state.uploads.get(body.get("session_token", ""))
+        if upload is None or upload["path"] != body.get("path"):
+            return 400, {"error_code": "INVALID_PARAMETER_VALUE", "message": "unknown upload session"}
+        first, count = int(body["start_part_number"]), int(body["count"])
+        return 200, {"upload_part_urls": [
+            {"url": f"{self.workspace.host}/presigned/{body['session_token']}/{n}", "part_number": n,
+             "headers": [{"name": "x-ms-blob-type", "value": "BlockBlob"}]}
+            for n in range(first, first + count)]}
+
+    def put_part(self, query, body, token, number):
+        # Cloud storage trusts the signed URL alone: credentials, or a missing header the URL came
+        # with, are refused there.
+        if "Authorization" in self.headers or self.headers.get("x-ms-blob-type") != "BlockBlob":
+            return 403, {"error_code": "AuthenticationFailed", "message": "not as presigned"}
+        upload = self.workspace.state.uploads.get(token)
+        if upload is None:
+            return 404, {"error_code": "BlobNotFound", "message": "no such upload"}
+        upload["parts"][int(number)] = body.get("content", b"")
+        return 201, None, {"ETag": _etag(upload["parts"][int(number)])}
 
     # The SQL connector's Thrift protocol: OpenSession and CloseSession only.
     def thrift(self, query, body, id):

@@ -303,6 +303,52 @@ def test_the_plan_shows_the_session_time_zone_and_every_warehouse_state():
         assert words in entry.text
 
 
+def test_the_multipart_threshold_of_the_plan_is_the_sdks():
+    from databricks.sdk.core import Config
+
+    from ecomctl.warehouse.databricks.session import MULTIPART_THRESHOLD_MIB
+
+    threshold = getattr(Config, "files_ext_multipart_upload_min_stream_size", None)
+    if threshold is None:
+        pytest.skip("this databricks-sdk uploads every file in one PUT (multipart came in 0.72.0)")
+    assert threshold == MULTIPART_THRESHOLD_MIB * 1024 * 1024
+
+
+def test_a_landing_file_above_the_multipart_threshold_goes_up_in_parts(workspace, tmp_path):
+    """An ~85 MB landing file (100,000 events) is above the SDK's 50 MiB threshold: files.upload sends
+    it as a multipart upload, through the stand-in's initiate, part-URL, presigned-part and complete
+    calls, and the Volume holds exactly the file's bytes."""
+    from databricks.sdk.core import Config
+
+    from ecomctl.warehouse.databricks.session import MULTIPART_THRESHOLD_MIB
+
+    landing = tmp_path / "landing"
+    landing.mkdir()
+    path = landing / "20260101T000000_ns-orders_p0_000000000000-000000099999_big.json"
+    line = b'{"source":"ns/orders","partition_id":"0","body":"' + b"x" * 1000 + b'"}\n'
+    size = MULTIPART_THRESHOLD_MIB * 1024 * 1024 + 4096
+    with open(path, "wb") as handle:
+        for _ in range(size // len(line) + 1):
+            handle.write(line)
+    content = path.read_bytes()
+    warehouse = DatabricksWarehouse.live(Names(), _access(workspace.host))
+    warehouse.stage_landing_file(path)
+
+    remote = f"/Volumes/ecommerce/bronze/landing/{path.name}"
+    assert workspace.state.files[remote] == content and not path.exists()
+    calls = [(r.method, r.path, r.query.get("action")) for r in workspace.state.requests]
+    if getattr(Config, "files_ext_multipart_upload_min_stream_size", None) is None:
+        assert ("PUT", f"/api/2.0/fs/files{remote}", None) in calls  # an SDK without multipart
+        return
+    files = f"/api/2.0/fs/files{remote}"
+    assert ("POST", files, "initiate-upload") in calls and ("POST", files, "complete-upload") in calls
+    assert ("POST", "/api/2.0/fs/create-upload-part-urls", None) in calls
+    parts = [r for r in workspace.state.requests if r.path.startswith("/presigned/")]
+    assert len(parts) == -(-len(content) // (10 * 1024 * 1024))  # the SDK's 10 MiB parts
+    assert ("PUT", files, None) not in calls  # no fallback to one request
+    assert workspace.state.uploads == {}  # completed, nothing left open
+
+
 def test_landing_files_are_uploaded_to_the_volume_then_removed(workspace, tmp_path):
     landing = tmp_path / "landing"
     landing.mkdir()

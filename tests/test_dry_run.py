@@ -108,6 +108,13 @@ def test_create_catalog_plans_its_managed_location(home):
     _parses_as_databricks(plan.entries[1].text)
 
 
+def test_the_plan_says_how_a_landing_file_is_uploaded(home):
+    plan = _plan("databricks", home, [lambda p: p.ingest()])
+    (upload,) = plan.of_kind("upload")
+    assert "when it is under 50 MiB; from 50 MiB a multipart upload instead" in upload.text
+    assert "?action=initiate-upload" in upload.text and "?action=complete-upload" in upload.text
+
+
 def test_the_plan_names_the_configured_warehouse_and_hub(home):
     plan = _plan("databricks", home, [lambda p: p.setup()], DATABRICKS_WAREHOUSE_ID="abc123",
                  EVENTHUB_NAMESPACE="shop.servicebus.windows.net", ECOMCTL_CATALOG="shop")

@@ -39,6 +39,10 @@ WAREHOUSE_START_TIMEOUT = timedelta(minutes=20)
 # its Statement Execution backend accepts).
 SESSION_CONFIGURATION = {"TIMEZONE": "UTC"}
 
+# databricks-sdk's files.upload sends a file of this size or more as a multipart upload (its
+# Config.files_ext_multipart_upload_min_stream_size; a test keeps the two equal).
+MULTIPART_THRESHOLD_MIB = 50
+
 
 @dataclass
 class Outcome:
@@ -259,6 +263,20 @@ class LiveSession:
             self.reporter.waiting(text)
 
 
+def upload_description(local: Path, remote: str) -> str:
+    """What databricks-sdk's files.upload sends, for the plan. A file under the SDK's multipart
+    threshold (Config.files_ext_multipart_upload_min_stream_size, 50 MiB) goes in one PUT; a larger
+    one (a 100,000-event landing file is about 85 MB) goes as a multipart upload, its parts to
+    presigned cloud-storage URLs, and as one PUT when the workspace offers no multipart upload
+    (tests/fake_workspace.py speaks both)."""
+    mib = MULTIPART_THRESHOLD_MIB
+    return (f"PUT /api/2.0/fs/files{remote}?overwrite=true (Files API) from {local} when it is under "
+            f"{mib} MiB; from {mib} MiB a multipart upload instead: POST ?action=initiate-upload on "
+            "that path, POST /api/2.0/fs/create-upload-part-urls, each part PUT to its presigned "
+            "cloud-storage URL, POST ?action=complete-upload (one PUT where the workspace offers no "
+            "multipart upload)")
+
+
 def _configuration_text(configuration: dict[str, str]) -> str:
     return ", ".join(f"{key}={value}" for key, value in configuration.items())
 
@@ -296,8 +314,7 @@ class PlannedSession:
         pass
 
     def upload(self, local: Path, remote: str) -> None:
-        self.plan.add("upload", f"PUT /api/2.0/fs/files{remote}?overwrite=true (Files API) "
-                                f"from {local}")
+        self.plan.add("upload", upload_description(local, remote))
 
     @property
     def workspace_client(self) -> Any:
