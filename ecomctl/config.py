@@ -48,7 +48,7 @@ class Setting:
     default: Any
     help: str
     group: str
-    kind: str = "str"  # str | int | bool | path | identifier | target | secret | workspace_folder | object_name
+    kind: str = "str"  # str | int | bool | path | identifier | target | secret | workspace_folder | object_name | storage_url | mv_schedule
     example: str = ""
     minimum: int = 1  # kind "int": the smallest value accepted
 
@@ -91,7 +91,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("databricks_profile", "DATABRICKS_CONFIG_PROFILE", "", "Profile in ~/.databrickscfg.", "databricks"),
     Setting("databricks_warehouse_id", "DATABRICKS_WAREHOUSE_ID", "", "SQL warehouse id.", "databricks"),
     Setting("databricks_http_path", "DATABRICKS_HTTP_PATH", "", "SQL warehouse HTTP path (instead of the id).", "databricks"),
-    Setting("mv_schedule", "ECOMCTL_MV_SCHEDULE", "", "Refresh schedule added to each materialized view on Databricks, e.g. EVERY 1 HOUR or CRON '0 0 6 * * ?' AT TIME ZONE 'UTC' (empty: refreshed by the views step only).", "databricks"),
+    Setting("catalog_managed_location", "ECOMCTL_CATALOG_MANAGED_LOCATION", "", "Cloud storage for the catalog's managed tables and volumes, used only when setup --create-catalog creates the catalog (MANAGED LOCATION), e.g. abfss://<container>@<account>.dfs.core.windows.net/ecomctl; it must lie in an external location you may use. Empty: the metastore's storage, which workspaces enabled for Unity Catalog automatically often lack.", "databricks", "storage_url"),
+    Setting("mv_schedule", "ECOMCTL_MV_SCHEDULE", "", "Refresh schedule added to each materialized view on Databricks, e.g. EVERY 1 HOUR or CRON '0 0 6 * * ?' AT TIME ZONE 'UTC' (empty: refreshed by the views step only).", "databricks", "mv_schedule"),
     Setting("kafka_secret_scope", "ECOMCTL_KAFKA_SECRET_SCOPE", "", "Databricks secret scope holding the Event Hubs connection string, for ingest --mode kafka.", "databricks"),
     Setting("kafka_secret_key", "ECOMCTL_KAFKA_SECRET_KEY", "", "Key of that secret in the scope, for ingest --mode kafka.", "databricks"),
     # -- Databricks dashboards ---------------------------------------------
@@ -140,6 +141,7 @@ class Settings:
     databricks_profile: str
     databricks_warehouse_id: str
     databricks_http_path: str
+    catalog_managed_location: str
     mv_schedule: str
     kafka_secret_scope: str
     kafka_secret_key: str
@@ -310,6 +312,31 @@ def _to_object_name(setting: Setting, raw: Any, origin: str) -> str:
     return value
 
 
+# The storage a Unity Catalog managed location may name: ADLS Gen2, S3 or GCS, a container or
+# bucket and an optional path (CREATE CATALOG docs; the path must lie in an external location).
+_STORAGE_URL = re.compile(r"^(?:abfss://[A-Za-z0-9][A-Za-z0-9-]*@[A-Za-z0-9.-]+"
+                          r"|s3://[a-z0-9][a-z0-9.-]+|gs://[a-z0-9][a-z0-9._-]+)(?:/[^\s'\\]*)?$")
+
+
+def _to_storage_url(setting: Setting, raw: Any, origin: str) -> str:
+    value = str(raw).strip()
+    if value and not _STORAGE_URL.match(value):
+        raise ConfigError(origin, f"{value!r} is not a cloud storage URL",
+                          hint="write abfss://<container>@<account>.dfs.core.windows.net/<path>, "
+                               "s3://<bucket>/<path> or gs://<bucket>/<path>")
+    return value
+
+
+def _to_mv_schedule(setting: Setting, raw: Any, origin: str) -> str:
+    """Checked here, with the setting's origin, so a schedule Databricks would refuse stops the run
+    before anything starts instead of at the views step."""
+    if not str(raw).strip():
+        return ""
+    from ecomctl.warehouse.databricks.views import check_schedule
+
+    return check_schedule(str(raw), origin)
+
+
 _CONVERTERS: dict[str, Callable[[Setting, Any, str], Any]] = {
     "str": lambda s, raw, origin: str(raw),
     "int": _to_int,
@@ -320,6 +347,8 @@ _CONVERTERS: dict[str, Callable[[Setting, Any, str], Any]] = {
     "bool": _to_bool,
     "workspace_folder": _to_workspace_folder,
     "object_name": _to_object_name,
+    "storage_url": _to_storage_url,
+    "mv_schedule": _to_mv_schedule,
     "secret": lambda s, raw, origin: raw if isinstance(raw, Secret) else Secret(str(raw)),
 }
 

@@ -65,6 +65,8 @@ def _value_kind(setting: Setting) -> str:
         "workspace_folder": "absolute workspace folder",
         "object_name": "name, 1 to 200 characters, no `/`",
         "hub": "event hub name",
+        "storage_url": "`abfss://`, `s3://` or `gs://` URL",
+        "mv_schedule": "`EVERY` 1-72 `HOURS`, 1-31 `DAYS`, 1-8 `WEEKS`, or `CRON '<quartz>'`",
     }.get(setting.kind, "")
 
 

@@ -190,12 +190,13 @@ def landing_lines(source: str, name: str, events: Sequence[ReceivedEvent]) -> It
 
 
 def landing_body_members(body: bytes) -> str:
-    """The body members of a landing line, as JSON text: `"body":"..."` for a UTF-8 body; for any
-    other bytes `"body":"<base64>","body_encoding":"base64"` (a JSON line holds text only, and
-    replacing the bad bytes would lose them). Bronze rejects a base64 body as `invalid UTF-8`,
-    keeping it as is. A missing body_encoding reads as NULL."""
+    """The body members of a landing line, as JSON text: `"body":"...","body_encoding":null` for a
+    UTF-8 body; for any other bytes `"body":"<base64>","body_encoding":"base64"` (a JSON line holds
+    text only, and replacing the bad bytes would lose them). Bronze rejects a base64 body as
+    `invalid UTF-8`, keeping it as is. body_encoding is on every line, null or not, because the
+    COPY INTO casts it by name and Databricks infers a file's fields from the lines it reads."""
     try:
-        return '"body":' + encode_basestring(body.decode("utf-8"))
+        return '"body":' + encode_basestring(body.decode("utf-8")) + ',"body_encoding":null'
     except UnicodeDecodeError:
         return f'"body":"{base64.b64encode(body).decode("ascii")}","body_encoding":"base64"'
 

@@ -163,9 +163,11 @@ class DatabricksTarget(Target):
                 access = DatabricksAccess.from_settings(s)
             except ConfigError:
                 access = None
-            return DatabricksWarehouse.planned(self.names, access, self.plan, mv_schedule=s.mv_schedule)
+            return DatabricksWarehouse.planned(self.names, access, self.plan, mv_schedule=s.mv_schedule,
+                                               managed_location=s.catalog_managed_location)
         return DatabricksWarehouse.live(self.names, DatabricksAccess.from_settings(s),
-                                        reporter=self.reporter, mv_schedule=s.mv_schedule)
+                                        reporter=self.reporter, mv_schedule=s.mv_schedule,
+                                        managed_location=s.catalog_managed_location)
 
     def publisher(self, warehouse: "Warehouse"):
         from ecomctl.dashboards.databricks import (DRY_RUN_WAREHOUSE, DashboardApi,

@@ -3,8 +3,17 @@
 It keeps workspace objects, Lakeview dashboards, saved queries, Genie spaces, one SQL warehouse and
 the files uploaded to Volumes in memory, answers like the real API (JSON bodies, 404
 RESOURCE_DOES_NOT_EXIST, paged lists) and records every request, so tests can drive the real
-databricks-sdk WorkspaceClient offline and look at what it sent. The SQL itself goes through the
-connector's own protocol, which this does not speak: tests replace the SQL session instead.
+databricks-sdk WorkspaceClient offline and look at what it sent.
+
+Files reach a Volume the two ways databricks-sdk's files.upload sends them (mixins/files.py): one
+PUT to the Files API, or, from its multipart threshold (50 MiB), a multipart upload: POST
+?action=initiate-upload, POST /api/2.0/fs/create-upload-part-urls for presigned URLs, each part
+PUT to its URL (here on this server under /presigned/, refused with credentials or without the
+headers the URL came with, as cloud storage would), then POST ?action=complete-upload.
+
+Of the SQL connector's Thrift protocol it answers OpenSession and CloseSession on the warehouse's
+HTTP path, with the connector's own generated Thrift code, and records each session's
+configuration; statements are not run here: tests replace the SQL session for those.
 """
 
 from __future__ import annotations
@@ -41,11 +50,16 @@ class WorkspaceState:
     published: dict[str, dict[str, Any]] = field(default_factory=dict)    # dashboard_id -> publish body
     queries: dict[str, dict[str, Any]] = field(default_factory=dict)      # id -> Query
     spaces: dict[str, dict[str, Any]] = field(default_factory=dict)       # space_id -> GenieSpace
-    # The SQL warehouse: its id, the states GET reports in turn (the last one stays), its type.
+    # The SQL warehouse: its id, the states GET reports in turn (the last one stays), its type, and
+    # the states a start leads to (each start records the state it was sent in).
     warehouse: dict[str, Any] = field(default_factory=lambda: {
         "id": "wh1", "name": "shop", "states": ["RUNNING"], "warehouse_type": "PRO",
-        "enable_serverless_compute": False})
+        "enable_serverless_compute": False, "start_states": ["STARTING", "RUNNING"], "starts": []})
     files: dict[str, bytes] = field(default_factory=dict)                 # /Volumes/... -> uploaded bytes
+    # Multipart uploads in progress: session token -> {"path", "overwrite", "parts": {number: bytes}}.
+    uploads: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # SQL sessions the connector opened: {"configuration": {...}, "authorization": header, "open": bool}.
+    sql_sessions: list[dict[str, Any]] = field(default_factory=list)
     requests: list[Request] = field(default_factory=list)
     # (method, path regex) -> (status, error_code, message): make a call fail like the real API.
     failures: dict[tuple[str, str], tuple[int, str, str]] = field(default_factory=dict)
@@ -115,6 +129,10 @@ _ROUTES: list[tuple[str, re.Pattern[str], str]] = [
     ("GET", re.compile(r"^/api/2\.0/sql/warehouses/(?P<id>[^/]+)$"), "get_warehouse"),
     ("POST", re.compile(r"^/api/2\.0/sql/warehouses/(?P<id>[^/]+)/start$"), "start_warehouse"),
     ("PUT", re.compile(r"^/api/2\.0/fs/files(?P<path>/Volumes/.+)$"), "upload_file"),
+    ("POST", re.compile(r"^/api/2\.0/fs/files(?P<path>/Volumes/.+)$"), "multipart_upload"),
+    ("POST", re.compile(r"^/api/2\.0/fs/create-upload-part-urls$"), "create_upload_part_urls"),
+    ("PUT", re.compile(r"^/presigned/(?P<token>[^/]+)/(?P<number>\d+)$"), "put_part"),
+    ("POST", re.compile(r"^/sql/1\.0/warehouses/(?P<id>[^/]+)$"), "thrift"),
     ("POST", re.compile(r"^/api/2\.0/workspace/mkdirs$"), "mkdirs"),
     ("GET", re.compile(r"^/api/2\.0/workspace/get-status$"), "get_status"),
     ("GET", re.compile(r"^/api/2\.0/lakeview/dashboards$"), "list_dashboards"),
@@ -134,6 +152,42 @@ _ROUTES: list[tuple[str, re.Pattern[str], str]] = [
 
 class _NotFound(Exception):
     pass
+
+
+def _etag(data: bytes) -> str:
+    import hashlib
+
+    return '"' + hashlib.md5(data).hexdigest() + '"'
+
+
+class _ThriftAnswers:
+    """The server side of the connector's OpenSession and CloseSession, on the generated types."""
+
+    def __init__(self, workspace: "FakeWorkspace", authorization: str | None) -> None:
+        self.workspace = workspace
+        self.authorization = authorization
+
+    def OpenSession(self, request):
+        import uuid
+
+        from databricks.sql.thrift_api.TCLIService import ttypes
+
+        handle = ttypes.THandleIdentifier(guid=uuid.uuid4().bytes, secret=uuid.uuid4().bytes)
+        self.workspace.state.sql_sessions.append({"configuration": dict(request.configuration or {}),
+                                                  "authorization": self.authorization, "open": True,
+                                                  "guid": handle.guid})
+        return ttypes.TOpenSessionResp(
+            status=ttypes.TStatus(statusCode=ttypes.TStatusCode.SUCCESS_STATUS),
+            serverProtocolVersion=request.client_protocol_i64 or ttypes.TProtocolVersion.SPARK_CLI_SERVICE_PROTOCOL_V7,
+            sessionHandle=ttypes.TSessionHandle(sessionId=handle))
+
+    def CloseSession(self, request):
+        from databricks.sql.thrift_api.TCLIService import ttypes
+
+        for session in self.workspace.state.sql_sessions:
+            if session["guid"] == request.sessionHandle.sessionId.guid:
+                session["open"] = False
+        return ttypes.TCloseSessionResp(status=ttypes.TStatus(statusCode=ttypes.TStatusCode.SUCCESS_STATUS))
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -170,23 +224,24 @@ class _Handler(BaseHTTPRequestHandler):
             for route_method, pattern, name in _ROUTES:
                 match = pattern.match(url.path)
                 if route_method == method and match:
+                    headers: dict[str, str] = {}
                     try:
-                        status, payload = getattr(self, name)(query, body or {}, **match.groupdict())
+                        status, payload, *extra = getattr(self, name)(query, body or {}, **match.groupdict())
+                        headers = extra[0] if extra else {}
                     except _NotFound as exc:
                         status, payload = 404, {"error_code": "RESOURCE_DOES_NOT_EXIST", "message": str(exc)}
-                    return self._send(status, payload)
+                    return self._send(status, payload, headers)
         # Anything else (e.g. the SDK's host-metadata probe) is not there, as on a workspace without it.
         self._send(404, {"error_code": "ENDPOINT_NOT_FOUND", "message": f"no API at {method} {url.path}"})
 
-    def _send(self, status: int, payload: dict[str, Any] | None) -> None:
-        if payload is None:  # 204 No Content
-            self.send_response(status)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-            return
-        data = json.dumps(payload).encode()
+    def _send(self, status: int, payload: dict[str, Any] | bytes | None,
+              headers: dict[str, str] | None = None) -> None:
+        data = b"" if payload is None else payload if isinstance(payload, bytes) else json.dumps(payload).encode()
         self.send_response(status)
-        self.send_header("Content-Type", "application/json")
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        if payload is not None and not isinstance(payload, bytes):
+            self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         self.wfile.write(data)
@@ -198,18 +253,85 @@ class _Handler(BaseHTTPRequestHandler):
             raise _NotFound(f"warehouse {id} not found")
         states = warehouse["states"]
         state = states.pop(0) if len(states) > 1 else states[0]
-        return 200, {k: v for k, v in warehouse.items() if k != "states"} | {"state": state}
+        warehouse["state"] = state
+        hidden = ("states", "start_states", "starts")
+        return 200, {k: v for k, v in warehouse.items() if k not in hidden} | {"state": state}
 
     def start_warehouse(self, query, body, id):
         warehouse = self.workspace.state.warehouse
         if id != warehouse["id"]:
             raise _NotFound(f"warehouse {id} not found")
-        warehouse["states"] = ["STARTING", "RUNNING"]
+        warehouse["starts"].append(warehouse.get("state"))
+        warehouse["states"] = list(warehouse["start_states"])
         return 200, {}
 
     def upload_file(self, query, body, path):
         self.workspace.state.files[path] = body["content"] if body else b""
         return 204, None
+
+    # Multipart uploads, as databricks-sdk's files.upload sends a file from 50 MiB.
+    def multipart_upload(self, query, body, path):
+        ws = self.workspace
+        action = query.get("action")
+        if action == "initiate-upload":
+            token = ws.new_id("upload")
+            ws.state.uploads[token] = {"path": path, "overwrite": query.get("overwrite"), "parts": {}}
+            return 200, {"multipart_upload": {"session_token": token}}
+        upload = ws.state.uploads.get(query.get("session_token", ""))
+        if upload is None or upload["path"] != path:
+            return 400, {"error_code": "INVALID_PARAMETER_VALUE", "message": "unknown upload session"}
+        if action == "abort-upload":
+            del ws.state.uploads[query["session_token"]]
+            return 200, {}
+        if action != "complete-upload":
+            return 400, {"error_code": "INVALID_PARAMETER_VALUE", "message": f"unknown action {action}"}
+        listed = [(p["part_number"], p["etag"]) for p in body.get("parts", [])]
+        numbers = [number for number, _ in listed]
+        if numbers != list(range(1, len(numbers) + 1)) or sorted(upload["parts"]) != numbers:
+            return 400, {"error_code": "INVALID_PARAMETER_VALUE", "message": f"parts {numbers} do not match "
+                         f"the uploaded parts {sorted(upload['parts'])}"}
+        if any(etag != _etag(upload["parts"][number]) for number, etag in listed):
+            return 400, {"error_code": "INVALID_PARAMETER_VALUE", "message": "a part's ETag does not match"}
+        ws.state.files[path] = b"".join(upload["parts"][n] for n in numbers)
+        del ws.state.uploads[query["session_token"]]
+        return 200, {}
+
+    def create_upload_part_urls(self, query, body):
+        upload = self.workspace.state.uploads.get(body.get("session_token", ""))
+        if upload is None or upload["path"] != body.get("path"):
+            return 400, {"error_code": "INVALID_PARAMETER_VALUE", "message": "unknown upload session"}
+        first, count = int(body["start_part_number"]), int(body["count"])
+        return 200, {"upload_part_urls": [
+            {"url": f"{self.workspace.host}/presigned/{body['session_token']}/{n}", "part_number": n,
+             "headers": [{"name": "x-ms-blob-type", "value": "BlockBlob"}]}
+            for n in range(first, first + count)]}
+
+    def put_part(self, query, body, token, number):
+        # Cloud storage trusts the signed URL alone: credentials, or a missing header the URL came
+        # with, are refused there.
+        if "Authorization" in self.headers or self.headers.get("x-ms-blob-type") != "BlockBlob":
+            return 403, {"error_code": "AuthenticationFailed", "message": "not as presigned"}
+        upload = self.workspace.state.uploads.get(token)
+        if upload is None:
+            return 404, {"error_code": "BlobNotFound", "message": "no such upload"}
+        upload["parts"][int(number)] = body.get("content", b"")
+        return 201, None, {"ETag": _etag(upload["parts"][int(number)])}
+
+    # The SQL connector's Thrift protocol: OpenSession and CloseSession only.
+    def thrift(self, query, body, id):
+        from thrift.protocol import TBinaryProtocol
+        from thrift.transport import TTransport
+
+        from databricks.sql.thrift_api.TCLIService import TCLIService
+
+        if id != self.workspace.state.warehouse["id"]:
+            raise _NotFound(f"warehouse {id} not found")
+        answers = _ThriftAnswers(self.workspace, self.headers.get("Authorization"))
+        output = TTransport.TMemoryBuffer()
+        TCLIService.Processor(answers).process(
+            TBinaryProtocol.TBinaryProtocol(TTransport.TMemoryBuffer(body.get("content", b""))),
+            TBinaryProtocol.TBinaryProtocol(output))
+        return 200, output.getvalue(), {"Content-Type": "application/x-thrift"}
 
     # -- workspace -------------------------------------------------------------------------------
     def mkdirs(self, query, body):

@@ -81,6 +81,67 @@ def test_schedule_setting_is_checked():
         check_schedule("hourly; DROP TABLE x")
 
 
+# EVERY's documented ranges (ALTER MATERIALIZED VIEW, schedule_clause): HOUR 1-72, DAY 1-31, WEEK 1-8.
+@pytest.mark.parametrize(("schedule", "accepted"), [
+    ("EVERY 1 HOUR", True), ("EVERY 72 HOURS", True), ("EVERY 73 HOURS", False), ("EVERY 0 HOURS", False),
+    ("EVERY 31 DAYS", True), ("EVERY 32 DAY", False), ("EVERY 8 WEEKS", True), ("EVERY 9 WEEKS", False),
+    ("CRON '0 0 6 * * ?'", True), ("CRON '0 0 6 * * ? 2030' AT TIME ZONE 'Europe/Paris'", True),
+    ("CRON '0 6 * * *'", False),  # five fields: a Unix cron, not Quartz
+])
+def test_schedules_are_checked_against_databricks_ranges(schedule, accepted):
+    if accepted:
+        assert check_schedule(schedule) == schedule
+        return
+    with pytest.raises(ConfigError) as info:
+        check_schedule(schedule)
+    message = str(info.value)
+    assert message.startswith(f"setting ECOMCTL_MV_SCHEDULE: {schedule!r}")
+    if schedule.startswith("EVERY"):
+        unit = schedule.split()[-1].upper().rstrip("S")
+        low, high = {"HOUR": (1, 72), "DAY": (1, 31), "WEEK": (1, 8)}[unit]
+        assert f"Databricks accepts EVERY {low} to {high} {unit}S" in message
+    else:
+        assert "6 or 7 fields" in message
+
+
+def test_a_schedule_out_of_range_stops_the_run_before_anything_starts(cli, home):
+    """Checked when the settings load: views --dry-run prints no plan, only the one line."""
+    result = cli("--target", "databricks", "views", "--dry-run", env={"ECOMCTL_MV_SCHEDULE": "EVERY 100 HOURS"})
+    assert result.exit_code == 1
+    assert "ECOMCTL_MV_SCHEDULE: 'EVERY 100 HOURS' is out of range: Databricks accepts EVERY 1 to 72 HOURS" \
+        in result.stderr
+    assert "CREATE MATERIALIZED VIEW" not in result.stdout + result.stderr
+    assert not (home / "runs").exists() or not any((home / "runs").iterdir())
+
+
+# -- the catalog's managed location ------------------------------------------------------------------
+@pytest.mark.parametrize("location", [
+    "abfss://data@shopstore.dfs.core.windows.net/ecomctl", "s3://shop-bucket/ecomctl", "gs://shop_bucket",
+])
+def test_a_managed_location_is_a_cloud_storage_url(location):
+    assert Settings.load(environ={"ECOMCTL_CATALOG_MANAGED_LOCATION": location}).catalog_managed_location == location
+
+
+@pytest.mark.parametrize("location", [
+    "/mnt/data", "https://shopstore.blob.core.windows.net/data", "abfss://data@shop/x' COMMENT 'y",
+    "s3://bucket/with space", "dbfs:/x", "abfss://shopstore.dfs.core.windows.net/data",
+])
+def test_a_managed_location_that_is_not_cloud_storage_names_the_setting(location):
+    with pytest.raises(ConfigError, match="^setting ECOMCTL_CATALOG_MANAGED_LOCATION: .* is not a cloud storage URL"):
+        Settings.load(environ={"ECOMCTL_CATALOG_MANAGED_LOCATION": location})
+
+
+def test_create_catalog_puts_the_catalog_in_its_managed_location():
+    session = ScriptedSession()
+    location = "abfss://data@shopstore.dfs.core.windows.net/ecomctl"
+    _warehouse(session, managed_location=location)[0].ensure_catalog(create=True)
+    assert session.sent == [f"CREATE CATALOG IF NOT EXISTS ecommerce\nMANAGED LOCATION '{location}'\n"
+                            "COMMENT 'E-commerce order events: bronze, silver and gold schemas (ecomctl)'"]
+    checked = ScriptedSession({"SELECT catalog_name": [Outcome(["catalog_name"], [("ecommerce",)])]})
+    _warehouse(checked, managed_location=location)[0].ensure_catalog(create=False)
+    assert not any("MANAGED LOCATION" in text for text in checked.sent)  # only when creating it
+
+
 # -- the REST API through the real SDK ---------------------------------------------------------------
 def test_a_running_warehouse_is_checked_with_the_token(workspace):
     session = LiveSession(_access(workspace.host))
@@ -104,10 +165,65 @@ def test_a_stopped_warehouse_is_started_and_waited_for(workspace):
     assert waits.texts[-1] is None  # the spinner stops
 
 
-def test_a_deleted_warehouse_is_a_clear_error(workspace):
-    _warehouse_state(workspace, "DELETED")
-    with pytest.raises(WarehouseError, match="SQL warehouse wh1 is deleted"):
-        LiveSession(_access(workspace.host)).ensure_running()
+def _no_wait(seconds: float) -> None:
+    pass
+
+
+@pytest.mark.parametrize("state", ["DELETED", "DELETING"])
+def test_a_deleted_warehouse_is_a_clear_error(workspace, state):
+    _warehouse_state(workspace, state)
+    with pytest.raises(WarehouseError) as info:
+        LiveSession(_access(workspace.host), sleep=_no_wait).ensure_running()
+    assert str(info.value) == (f"SQL warehouse wh1 is {state.lower()} (set DATABRICKS_WAREHOUSE_ID to a "
+                               "warehouse that exists)")
+    assert workspace.state.warehouse["starts"] == []
+
+
+def test_a_starting_warehouse_is_waited_for_without_a_second_start(workspace):
+    _warehouse_state(workspace, "STARTING", "STARTING", "RUNNING")
+    waits = Waits()
+    session = LiveSession(_access(workspace.host), reporter=waits, sleep=_no_wait)
+    session.ensure_running()
+    assert session.warehouse_info.state.value == "RUNNING"
+    assert workspace.state.warehouse["starts"] == []
+    assert waits.texts == ["starting SQL warehouse shop: starting"] * 2 + ["SQL warehouse shop is running", None]
+
+
+def test_a_stopping_warehouse_is_started_once_it_has_stopped(workspace):
+    """A start sent while the warehouse stops ends with it STOPPED (and the SDK's wait raising
+    OperationFailed): ecomctl waits for STOPPED, then starts it."""
+    _warehouse_state(workspace, "STOPPING", "STOPPING", "STOPPED")
+    waits = Waits()
+    session = LiveSession(_access(workspace.host), reporter=waits, sleep=_no_wait)
+    session.ensure_running()
+    assert workspace.state.warehouse["starts"] == ["STOPPED"]
+    assert session.warehouse_info.state.value == "RUNNING"
+    assert waits.texts[:3] == ["waiting for SQL warehouse shop to stop, to start it again"] * 2 + [
+        "starting SQL warehouse shop (it was stopping)"]
+    assert waits.texts[-2:] == ["SQL warehouse shop is running", None]
+
+
+def test_a_warehouse_that_stops_again_after_its_start_is_one_line(workspace):
+    _warehouse_state(workspace, "STOPPED")
+    workspace.state.warehouse.update(start_states=["STARTING", "STOPPED"],
+                                     health={"status": "FAILED", "summary": "Cluster failed to start\nat x"})
+    waits = Waits()
+    with pytest.raises(WarehouseError) as info:
+        LiveSession(_access(workspace.host), reporter=waits, sleep=_no_wait).ensure_running()
+    assert str(info.value) == ("SQL warehouse shop stopped again after ecomctl started it (Cluster failed to "
+                               "start) (look at the warehouse's events in the workspace, then run again)")
+    assert workspace.state.warehouse["starts"] == ["STOPPED"]  # started once, not again
+    assert waits.texts[-1] is None  # the spinner stops
+
+
+def test_a_warehouse_that_does_not_start_in_time_is_one_line(workspace):
+    from datetime import timedelta
+
+    _warehouse_state(workspace, "STARTING")
+    session = LiveSession(_access(workspace.host), sleep=_no_wait, start_timeout=timedelta(seconds=0.2))
+    with pytest.raises(WarehouseError, match=r"^SQL warehouse shop is still starting after 0\.2 s "
+                                             r"\(it was starting\) \(look at the warehouse"):
+        session.ensure_running()
 
 
 @pytest.mark.parametrize(("status", "expected"), [(403, "access denied"), (404, "not found")])
@@ -147,6 +263,90 @@ def test_the_connector_gets_the_sdk_config_as_credentials_provider(workspace):
     headers: dict[str, str] = {}
     ExternalAuthProvider(arguments["credentials_provider"]).add_headers(headers)
     assert headers["Authorization"] == f"Bearer {TOKEN}"
+
+
+def test_every_sql_session_opens_in_utc(workspace, monkeypatch):
+    """The real connector (Connection, its Thrift client and HTTP transport) opens its sessions on the
+    stand-in, which reads the OpenSession request with the connector's own Thrift types: each session,
+    the one reopened after an expiry too, carries TIMEZONE=UTC and the SDK config's token."""
+    from databricks import sql
+
+    connect = sql.connect
+
+    def connect_to_the_stand_in(**arguments):
+        # The connector builds https://<host>:443/<path> itself; the stand-in speaks plain HTTP on a
+        # local port, so only the URI changes (and no telemetry goes to a host that is not there).
+        uri = f"{workspace.host}{arguments['http_path']}"
+        return connect(**arguments, _connection_uri=uri, enable_telemetry=False)
+
+    monkeypatch.setattr(sql, "connect", connect_to_the_stand_in)
+    session = LiveSession(_access(workspace.host))
+    session._connect()
+    session.reconnect()
+    session._connect()
+    session.close()
+    assert [s["configuration"]["TIMEZONE"] for s in workspace.state.sql_sessions] == ["UTC", "UTC"]
+    assert all(s["authorization"] == f"Bearer {TOKEN}" for s in workspace.state.sql_sessions)
+    assert not any(s["open"] for s in workspace.state.sql_sessions)  # both closed again
+
+
+def test_the_plan_shows_the_session_time_zone_and_every_warehouse_state():
+    from ecomctl.plan import Plan
+    from ecomctl.warehouse.databricks.session import PlannedSession
+
+    plan = Plan()
+    PlannedSession(None, plan).ensure_running()
+    (entry,) = plan.entries
+    assert entry.text.startswith("GET /api/2.0/sql/warehouses/<DATABRICKS_WAREHOUSE_ID>: read its state")
+    for words in ("STOPPED: POST .../start", "STOPPING: wait until stopped, then start",
+                  "DELETED or DELETING: stop with an error", "session configuration TIMEZONE=UTC"):
+        assert words in entry.text
+
+
+def test_the_multipart_threshold_of_the_plan_is_the_sdks():
+    from databricks.sdk.core import Config
+
+    from ecomctl.warehouse.databricks.session import MULTIPART_THRESHOLD_MIB
+
+    threshold = getattr(Config, "files_ext_multipart_upload_min_stream_size", None)
+    if threshold is None:
+        pytest.skip("this databricks-sdk uploads every file in one PUT (multipart came in 0.72.0)")
+    assert threshold == MULTIPART_THRESHOLD_MIB * 1024 * 1024
+
+
+def test_a_landing_file_above_the_multipart_threshold_goes_up_in_parts(workspace, tmp_path):
+    """An ~85 MB landing file (100,000 events) is above the SDK's 50 MiB threshold: files.upload sends
+    it as a multipart upload, through the stand-in's initiate, part-URL, presigned-part and complete
+    calls, and the Volume holds exactly the file's bytes."""
+    from databricks.sdk.core import Config
+
+    from ecomctl.warehouse.databricks.session import MULTIPART_THRESHOLD_MIB
+
+    landing = tmp_path / "landing"
+    landing.mkdir()
+    path = landing / "20260101T000000_ns-orders_p0_000000000000-000000099999_big.json"
+    line = b'{"source":"ns/orders","partition_id":"0","body":"' + b"x" * 1000 + b'"}\n'
+    size = MULTIPART_THRESHOLD_MIB * 1024 * 1024 + 4096
+    with open(path, "wb") as handle:
+        for _ in range(size // len(line) + 1):
+            handle.write(line)
+    content = path.read_bytes()
+    warehouse = DatabricksWarehouse.live(Names(), _access(workspace.host))
+    warehouse.stage_landing_file(path)
+
+    remote = f"/Volumes/ecommerce/bronze/landing/{path.name}"
+    assert workspace.state.files[remote] == content and not path.exists()
+    calls = [(r.method, r.path, r.query.get("action")) for r in workspace.state.requests]
+    if getattr(Config, "files_ext_multipart_upload_min_stream_size", None) is None:
+        assert ("PUT", f"/api/2.0/fs/files{remote}", None) in calls  # an SDK without multipart
+        return
+    files = f"/api/2.0/fs/files{remote}"
+    assert ("POST", files, "initiate-upload") in calls and ("POST", files, "complete-upload") in calls
+    assert ("POST", "/api/2.0/fs/create-upload-part-urls", None) in calls
+    parts = [r for r in workspace.state.requests if r.path.startswith("/presigned/")]
+    assert len(parts) == -(-len(content) // (10 * 1024 * 1024))  # the SDK's 10 MiB parts
+    assert ("PUT", files, None) not in calls  # no fallback to one request
+    assert workspace.state.uploads == {}  # completed, nothing left open
 
 
 def test_landing_files_are_uploaded_to_the_volume_then_removed(workspace, tmp_path):

@@ -308,6 +308,84 @@ def test_adapter_statements_are_not_plain_sql():
         dialect.to_duckdb("COPY INTO c.b.t FROM '/Volumes/c/b/v' FILEFORMAT = JSON")
 
 
+# COPY INTO ... FROM (SELECT CAST(<field> AS <type>) AS <column>, ... FROM '<volume>'), the form of
+# sql/bronze/00_load_raw_events.sql: run by the local adapter (warehouse/duckdb/copy_into.py), not
+# translated, on the landing lines ingest writes. Each case: the landing line's fields, and the
+# raw_events values Databricks gives for them in a UTC session (a JSON integer is read as BIGINT
+# exactly; an ISO-8601 string cast to TIMESTAMP is its instant, shown in UTC; null is NULL).
+COPY_INTO_FILE = "00_load_raw_events.sql"
+COPY_INTO_LINES = [
+    ({"source": "local/orders", "partition_id": "3", "sequence_number": 9223372036854775807,
+      "offset": "100", "enqueued_time": "2026-11-01T10:30:05.123456Z", "partition_key": None,
+      "body": 'caf\u00e9 \u2028 {"a": "q\\"}', "body_encoding": None, "landing_file": "f.json",
+      "landed_at": "2026-11-01T12:30:05+02:00"},
+     ("local/orders", "3", 9223372036854775807, "100", datetime(2026, 11, 1, 10, 30, 5, 123456), None,
+      'caf\u00e9 \u2028 {"a": "q\\"}', None, "f.json", datetime(2026, 11, 1, 10, 30, 5))),
+    ({"source": "local/orders", "partition_id": "0", "sequence_number": 0, "offset": "0",
+      "enqueued_time": "2026-02-28T23:59:59.999999Z", "partition_key": "C1", "body": "/w==",
+      "body_encoding": "base64", "landing_file": "f.json", "landed_at": "2026-03-01T00:00:00Z"},
+     ("local/orders", "0", 0, "0", datetime(2026, 2, 28, 23, 59, 59, 999999), "C1", "/w==", "base64",
+      "f.json", datetime(2026, 3, 1))),
+]
+
+
+def copy_into_statement() -> str:
+    """The COPY INTO statement of the bronze step, with the default names."""
+    root = Path(__file__).resolve().parents[1] / "sql"
+    sql_file = next(f for f in load_step("bronze", root if root.is_dir() else None) if f.name.endswith(COPY_INTO_FILE))
+    (statement,) = split_statements(render(sql_file.text, Names().as_mapping(), sql_file.name), sql_file.name)
+    return statement.text
+
+
+def test_copy_into_select_casts_the_landing_fields_as_databricks_does(tmp_path):
+    import json
+
+    from ecomctl.warehouse.duckdb import DuckDBWarehouse
+
+    text = copy_into_statement()
+    assert text.startswith("COPY INTO ecommerce.bronze.raw_events\nFROM (\n  SELECT")
+    with DuckDBWarehouse(tmp_path / "w.duckdb", Names(), volumes_root=tmp_path / "landing") as warehouse:
+        for setup_file in load_step("setup"):
+            warehouse.run_sql(setup_file.text, file=setup_file.name)
+        (tmp_path / "landing" / "f.json").write_text(
+            "".join(json.dumps(line, ensure_ascii=False) + "\n" for line, _ in COPY_INTO_LINES), encoding="utf-8")
+        assert warehouse.run_sql(text)[0].rows == len(COPY_INTO_LINES)
+        rows = warehouse.query("SELECT source, partition_id, sequence_number, `offset`, enqueued_time, "
+                               "partition_key, body, body_encoding, landing_file, landed_at "
+                               "FROM ${catalog}.${bronze}.raw_events ORDER BY partition_id DESC").rows
+    assert rows == [expected for _, expected in COPY_INTO_LINES]
+
+
+def test_every_landing_line_carries_every_field_the_copy_into_casts(tmp_path):
+    """Databricks reads a JSON file's fields from its lines, so a field the SELECT names but no line of
+    a load carries fails the load there (unresolved column), while locally it would read as NULL:
+    every line must carry every field, null or not, and the SELECT must name every raw_events column."""
+    import json
+    from datetime import timezone
+
+    import sqlglot
+    from sqlglot import exp
+
+    from ecomctl.events.transport import ReceivedEvent
+    from ecomctl.ingest import landing_lines
+    from ecomctl.warehouse.duckdb import DuckDBWarehouse
+
+    copy = sqlglot.parse_one(copy_into_statement(), read="databricks")
+    select = copy.args["files"][0].this
+    fields = [item.this.this.name for item in select.expressions]
+    assert all(type(item.this) is exp.Cast for item in select.expressions)
+    with DuckDBWarehouse(tmp_path / "w.duckdb", Names(), volumes_root=tmp_path / "landing") as warehouse:
+        for setup_file in load_step("setup"):
+            warehouse.run_sql(setup_file.text, file=setup_file.name)
+        columns = [r[0] for r in warehouse.query("SELECT column_name FROM information_schema.columns "
+                                                 "WHERE table_name = 'raw_events' ORDER BY ordinal_position").rows]
+    assert [item.alias for item in select.expressions] == columns == fields
+    moment = datetime(2026, 11, 1, tzinfo=timezone.utc)
+    events = [ReceivedEvent("0", 1, "1", moment, None, b'{"a":1}'), ReceivedEvent("0", 2, "2", moment, "C1", b"\xff")]
+    for line in landing_lines("local/orders", "f.json", events):
+        assert set(json.loads(line)) == set(fields)
+
+
 def test_unparseable_sql_is_a_translation_error():
     with pytest.raises(dialect.TranslationError, match="does not parse"):
         dialect.plan("SELECT FROM WHERE (")

@@ -20,7 +20,7 @@ from ecomctl.dashboards.definitions import load_genie_spaces
 from ecomctl.warehouse import dialect
 from ecomctl.warehouse.base import Names
 from ecomctl.warehouse.sqlfiles import STEPS, load_step, render, split_statements, sql_root
-from test_dialect import SCALARS, VARIANT_COLUMNS
+from test_dialect import SCALARS, VARIANT_COLUMNS, copy_into_statement
 
 duckdb = pytest.importorskip("duckdb")
 
@@ -81,7 +81,9 @@ GOLDEN = [
 
 
 def _golden_sql() -> list[str]:
-    return [case[0] for case in (*SCALARS, *VARIANT_COLUMNS, *GOLDEN)]
+    # The bronze COPY INTO runs on the adapter, with its golden case in test_dialect.py
+    # (test_copy_into_select_casts_the_landing_fields_as_databricks_does).
+    return [case[0] for case in (*SCALARS, *VARIANT_COLUMNS, *GOLDEN)] + [copy_into_statement()]
 
 
 def constructs(sql: str) -> set[str]:
@@ -92,6 +94,9 @@ def constructs(sql: str) -> set[str]:
             found.add(f"function {node.name.lower()}")
         elif isinstance(node, exp.Cast):
             found.add(f"{type(node).__name__.lower()} to {node.to.this.name.lower()}")
+        elif isinstance(node, exp.Copy):
+            source = (node.args.get("files") or [None])[0]
+            found.add("copy into from (select)" if isinstance(source, exp.Subquery) else "copy into")
         elif isinstance(node, exp.Window):
             found.add(f"window {type(node.this).__name__.lower()}")
         elif isinstance(node, (exp.Func, exp.JSONExtract, exp.Qualify, exp.NullSafeEQ)) \

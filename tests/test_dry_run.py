@@ -112,6 +112,22 @@ def test_create_catalog_is_planned_when_asked(home):
     assert not any(e.kind == "check" for e in plan.entries)
 
 
+def test_create_catalog_plans_its_managed_location(home):
+    location = "abfss://data@shopstore.dfs.core.windows.net/ecomctl"
+    plan = _plan("databricks", home, [lambda p: p.setup(create_catalog=True)],
+                 ECOMCTL_CATALOG_MANAGED_LOCATION=location)
+    assert plan.entries[1].text.startswith(f"CREATE CATALOG IF NOT EXISTS ecommerce\nMANAGED LOCATION "
+                                           f"'{location}'\nCOMMENT")
+    _parses_as_databricks(plan.entries[1].text)
+
+
+def test_the_plan_says_how_a_landing_file_is_uploaded(home):
+    plan = _plan("databricks", home, [lambda p: p.ingest()])
+    (upload,) = plan.of_kind("upload")
+    assert "when it is under 50 MiB; from 50 MiB a multipart upload instead" in upload.text
+    assert "?action=initiate-upload" in upload.text and "?action=complete-upload" in upload.text
+
+
 def test_the_plan_names_the_configured_warehouse_and_hub(home):
     plan = _plan("databricks", home, [lambda p: p.setup()], DATABRICKS_WAREHOUSE_ID="abc123",
                  EVENTHUB_NAMESPACE="shop.servicebus.windows.net", ECOMCTL_CATALOG="shop")

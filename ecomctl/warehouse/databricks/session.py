@@ -12,6 +12,7 @@ with no rows, so a dry run makes exactly the decisions a run on a fresh workspac
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import cached_property
@@ -30,6 +31,18 @@ if TYPE_CHECKING:  # pragma: no cover
 
 WAREHOUSE_START_TIMEOUT = timedelta(minutes=20)
 
+# Every SQL session runs in UTC, whatever TIMEZONE an admin gave the warehouse: offset-less
+# timestamp casts, to_date, hour, dayofweek and date_format follow the session time zone, and the
+# figures must be those of the local target, which runs in UTC. TIMEZONE is the Databricks SQL
+# configuration parameter (docs: sql/language-manual/parameters/timezone); the connector sends
+# session_configuration in the Thrift OpenSession request (and keeps TIMEZONE among the few keys
+# its Statement Execution backend accepts).
+SESSION_CONFIGURATION = {"TIMEZONE": "UTC"}
+
+# databricks-sdk's files.upload sends a file of this size or more as a multipart upload (its
+# Config.files_ext_multipart_upload_min_stream_size; a test keeps the two equal).
+MULTIPART_THRESHOLD_MIB = 50
+
 
 @dataclass
 class Outcome:
@@ -47,11 +60,13 @@ class LiveSession:
     dry_run = False
 
     def __init__(self, access: DatabricksAccess, *, reporter: "Reporter | None" = None,
-                 start_timeout: timedelta = WAREHOUSE_START_TIMEOUT) -> None:
+                 start_timeout: timedelta = WAREHOUSE_START_TIMEOUT,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
         _quiet_library_logging()
         self.access = access
         self.reporter = reporter
         self.start_timeout = start_timeout
+        self._sleep = sleep
         self.warehouse_info: Any = None
         self._connection: Any = None
 
@@ -100,34 +115,55 @@ class LiveSession:
         return WorkspaceClient(config=self.config)
 
     def ensure_running(self) -> None:
-        """Read the warehouse state; start a stopped warehouse and wait until it runs."""
+        """Wait until the warehouse runs, whatever state it is found in: STOPPED is started,
+        STARTING waited for, STOPPING waited for until it has stopped and then started (a start
+        sent while it stops would end in STOPPED); DELETED and DELETING, a warehouse that stops
+        again after ecomctl started it, and one not running within `start_timeout` stop the run
+        with one line. The SDK's own waits raise OperationFailed or TimeoutError, which are not
+        DatabricksErrors, on the way; polling here keeps every outcome ours to word."""
         from databricks.sdk.service.sql import State
 
         warehouses = self.workspace_client.warehouses
         wid = self.access.warehouse_id
         info = self._api(lambda: warehouses.get(wid), f"read the state of SQL warehouse {wid}")
-        state = info.state
-        if state in (State.DELETED, State.DELETING):
-            raise WarehouseError(f"SQL warehouse {wid} is {state.value.lower()}",
-                                 hint="set DATABRICKS_WAREHOUSE_ID to a warehouse that exists")
-        if state != State.RUNNING:
-            name = info.name or wid
-            self._waiting(f"starting SQL warehouse {name} (it was {state.value.lower()})")
-            try:
-                def progress(current: Any) -> None:
-                    now = current.state.value.lower() if current.state else "unknown"
-                    self._waiting(f"starting SQL warehouse {name}: {now}")
-
-                if state in (State.STOPPED, State.STOPPING):
-                    waiter = self._api(lambda: warehouses.start(wid), f"start SQL warehouse {wid}")
-                    info = self._api(lambda: waiter.result(timeout=self.start_timeout, callback=progress),
-                                     f"wait for SQL warehouse {wid} to start")
+        name = info.name or wid
+        found = _state_name(info)
+        started = False
+        deadline = time.monotonic() + self.start_timeout.total_seconds()
+        attempt = 0
+        try:
+            while info.state != State.RUNNING:
+                state = _state_name(info)
+                if info.state in (State.DELETED, State.DELETING):
+                    raise WarehouseError(f"SQL warehouse {wid} is {state}",
+                                         hint="set DATABRICKS_WAREHOUSE_ID to a warehouse that exists")
+                if info.state == State.STOPPED:
+                    if started:
+                        raise WarehouseError(
+                            f"SQL warehouse {name} stopped again after ecomctl started it"
+                            f"{_health(info)}",
+                            hint="look at the warehouse's events in the workspace, then run again")
+                    self._api(lambda: warehouses.start(wid), f"start SQL warehouse {wid}")
+                    started = True
+                    self._waiting(f"starting SQL warehouse {name} (it was {found})")
+                elif info.state == State.STOPPING:
+                    self._waiting(f"waiting for SQL warehouse {name} to stop, to start it again")
                 else:
-                    info = self._api(lambda: warehouses.wait_get_warehouse_running(
-                        wid, timeout=self.start_timeout, callback=progress),
-                        f"wait for SQL warehouse {wid} to start")
+                    self._waiting(f"starting SQL warehouse {name}: {state}")
+                if time.monotonic() >= deadline:
+                    seconds = self.start_timeout.total_seconds()
+                    waited = f"{seconds / 60:g} minutes" if seconds >= 60 else f"{seconds:g} s"
+                    raise WarehouseError(
+                        f"SQL warehouse {name} is still {state} after {waited} (it was {found})",
+                        hint="look at the warehouse in the workspace, then run again")
+                attempt += 1
+                self._sleep(min(attempt, 10))  # the SDK's own waits poll 1, 2 ... 10 s apart
+                info = self._api(lambda: warehouses.get(wid),
+                                 f"read the state of SQL warehouse {wid}")
+            if found != "running":
                 self._waiting(f"SQL warehouse {name} is running")
-            finally:
+        finally:
+            if found != "running":
                 self._waiting(None)
         self.warehouse_info = info
 
@@ -180,7 +216,8 @@ class LiveSession:
                 # keeps for cold starts (900 s) would only hide a wrong HTTP path or a network
                 # problem; statement-level retries are ours (RETRY_DELAYS).
                 "_retry_stop_after_attempts_count": 4, "_retry_stop_after_attempts_duration": 20.0,
-                "_retry_delay_max": 8.0, "_socket_timeout": 120, "user_agent_entry": "ecomctl"}
+                "_retry_delay_max": 8.0, "_socket_timeout": 120, "user_agent_entry": "ecomctl",
+                "session_configuration": dict(SESSION_CONFIGURATION)}
 
     def _connect(self) -> Any:
         if self._connection is None:
@@ -226,6 +263,24 @@ class LiveSession:
             self.reporter.waiting(text)
 
 
+def upload_description(local: Path, remote: str) -> str:
+    """What databricks-sdk's files.upload sends, for the plan. A file under the SDK's multipart
+    threshold (Config.files_ext_multipart_upload_min_stream_size, 50 MiB) goes in one PUT; a larger
+    one (a 100,000-event landing file is about 85 MB) goes as a multipart upload, its parts to
+    presigned cloud-storage URLs, and as one PUT when the workspace offers no multipart upload
+    (tests/fake_workspace.py speaks both)."""
+    mib = MULTIPART_THRESHOLD_MIB
+    return (f"PUT /api/2.0/fs/files{remote}?overwrite=true (Files API) from {local} when it is under "
+            f"{mib} MiB; from {mib} MiB a multipart upload instead: POST ?action=initiate-upload on "
+            "that path, POST /api/2.0/fs/create-upload-part-urls, each part PUT to its presigned "
+            "cloud-storage URL, POST ?action=complete-upload (one PUT where the workspace offers no "
+            "multipart upload)")
+
+
+def _configuration_text(configuration: dict[str, str]) -> str:
+    return ", ".join(f"{key}={value}" for key, value in configuration.items())
+
+
 # -- the planned session (dry run) -----------------------------------------------------------------
 class PlannedSession:
     """Records what the live session would send; answers every query with no rows."""
@@ -242,8 +297,11 @@ class PlannedSession:
         return self.access.warehouse_id if self.access else "<DATABRICKS_WAREHOUSE_ID>"
 
     def ensure_running(self) -> None:
-        self.plan.add("api", f"GET /api/2.0/sql/warehouses/{self._warehouse}: read its state; if it is "
-                             f"stopped, POST .../start and wait until it is RUNNING")
+        self.plan.add("api", f"GET /api/2.0/sql/warehouses/{self._warehouse}: read its state and "
+                             "poll until RUNNING (STOPPED: POST .../start first; STOPPING: wait until "
+                             "stopped, then start; DELETED or DELETING: stop with an error); SQL "
+                             "sessions then open with session configuration "
+                             f"{_configuration_text(SESSION_CONFIGURATION)}")
 
     def can_host_materialized_views(self) -> bool | None:
         return None
@@ -256,8 +314,7 @@ class PlannedSession:
         pass
 
     def upload(self, local: Path, remote: str) -> None:
-        self.plan.add("upload", f"PUT /api/2.0/fs/files{remote}?overwrite=true (Files API) "
-                                f"from {local}")
+        self.plan.add("upload", upload_description(local, remote))
 
     @property
     def workspace_client(self) -> Any:
@@ -265,6 +322,16 @@ class PlannedSession:
 
     def close(self) -> None:
         pass
+
+
+def _state_name(info: Any) -> str:
+    return info.state.value.lower() if info.state is not None else "in an unknown state"
+
+
+def _health(info: Any) -> str:
+    """The warehouse's own account of its health, when it gives one (why it stopped, say)."""
+    summary = getattr(getattr(info, "health", None), "summary", None)
+    return f" ({first_line(summary)})" if summary else ""
 
 
 _logging_quieted = False

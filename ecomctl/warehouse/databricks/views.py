@@ -24,18 +24,38 @@ if TYPE_CHECKING:  # pragma: no cover
 MV_META_TABLE = "_materialized_views"
 
 _SCHEDULE = re.compile(
-    r"^(?:EVERY\s+\d+\s+(?:HOUR|HOURS|DAY|DAYS|WEEK|WEEKS)"
-    r"|CRON\s+'[^'\\]+'(?:\s+AT\s+TIME\s+ZONE\s+'[A-Za-z0-9_/+:-]+')?)$", re.I)
+    r"^(?:EVERY\s+(?P<number>\d+)\s+(?P<unit>HOUR|HOURS|DAY|DAYS|WEEK|WEEKS)"
+    r"|CRON\s+'(?P<cron>[^'\\]+)'(?:\s+AT\s+TIME\s+ZONE\s+'[A-Za-z0-9_/+:-]+')?)$", re.I)
+# The numbers EVERY accepts, per unit (ALTER MATERIALIZED VIEW, "schedule_clause":
+# https://docs.databricks.com/sql/language-manual/sql-ref-syntax-ddl-alter-materialized-view.html).
+EVERY_RANGES = {"HOUR": (1, 72), "DAY": (1, 31), "WEEK": (1, 8)}
 _NO_MV = ("materialized view", "materialized_view")
 _NO_MV_REASON = ("serverless", "pro ", "not supported", "unsupported", "not enabled", "not allowed")
 
 
 def check_schedule(schedule: str, setting: str = "ECOMCTL_MV_SCHEDULE") -> str:
-    """A materialized-view schedule as Databricks writes it after SCHEDULE: EVERY n HOURS or CRON."""
+    """A materialized-view schedule as Databricks writes it after SCHEDULE: EVERY n HOURS (1 to 72),
+    DAYS (1 to 31) or WEEKS (1 to 8), or CRON with a Quartz expression (6 or 7 fields)."""
     schedule = " ".join(schedule.split())
-    if schedule and not _SCHEDULE.match(schedule):
+    if not schedule:
+        return schedule
+    match = _SCHEDULE.match(schedule)
+    if not match:
         raise ConfigError(setting, f"{schedule!r} is not a schedule",
                           hint="write EVERY 1 HOUR, EVERY 2 DAYS or CRON '0 0 6 * * ?' AT TIME ZONE 'UTC'")
+    if match["unit"]:
+        unit = match["unit"].upper().rstrip("S")
+        low, high = EVERY_RANGES[unit]
+        if not low <= int(match["number"]) <= high:
+            raise ConfigError(setting, f"{schedule!r} is out of range: Databricks accepts EVERY "
+                              f"{low} to {high} {unit}S",
+                              hint="EVERY takes 1 to 72 HOURS, 1 to 31 DAYS or 1 to 8 WEEKS; "
+                                   "a CRON schedule for any other interval")
+    elif len(match["cron"].split()) not in (6, 7):
+        raise ConfigError(setting, f"{schedule!r}: a Quartz cron expression has 6 or 7 fields "
+                          "(seconds minutes hours day-of-month month day-of-week [year]), "
+                          f"not {len(match['cron'].split())}",
+                          hint="for example CRON '0 0 6 * * ?' AT TIME ZONE 'UTC', 06:00 every day")
     return schedule
 
 

@@ -38,22 +38,26 @@ class DatabricksWarehouse(Warehouse):
     name = "databricks"
 
     def __init__(self, names: Names, session: "LiveSession | PlannedSession", *,
-                 mv_schedule: str = "", sleep: Callable[[float], None] = time.sleep) -> None:
+                 mv_schedule: str = "", managed_location: str = "",
+                 sleep: Callable[[float], None] = time.sleep) -> None:
         super().__init__(names)
         self.session = session
         self.views = MaterializedViews(self, mv_schedule)
+        self.managed_location = managed_location
         self._sleep = sleep
         self._running = False
 
     @classmethod
     def live(cls, names: Names, access: DatabricksAccess, *, reporter: "Reporter | None" = None,
-             mv_schedule: str = "") -> "DatabricksWarehouse":
-        return cls(names, LiveSession(access, reporter=reporter), mv_schedule=mv_schedule)
+             mv_schedule: str = "", managed_location: str = "") -> "DatabricksWarehouse":
+        return cls(names, LiveSession(access, reporter=reporter), mv_schedule=mv_schedule,
+                   managed_location=managed_location)
 
     @classmethod
     def planned(cls, names: Names, access: DatabricksAccess | None, plan: "Plan", *,
-                mv_schedule: str = "") -> "DatabricksWarehouse":
-        return cls(names, PlannedSession(access, plan), mv_schedule=mv_schedule)
+                mv_schedule: str = "", managed_location: str = "") -> "DatabricksWarehouse":
+        return cls(names, PlannedSession(access, plan), mv_schedule=mv_schedule,
+                   managed_location=managed_location)
 
     @property
     def dry_run(self) -> bool:
@@ -110,10 +114,14 @@ class DatabricksWarehouse(Warehouse):
 
     # -- capabilities the pipeline asks for ----------------------------------------------------------
     def ensure_catalog(self, create: bool) -> StatementResult:
-        """With `create`, CREATE CATALOG IF NOT EXISTS; otherwise the catalog must already exist."""
+        """With `create`, CREATE CATALOG IF NOT EXISTS (in the managed location, when one is set:
+        workspaces enabled for Unity Catalog automatically have no metastore storage to default
+        to); otherwise the catalog must already exist."""
         if create:
+            location = (f"MANAGED LOCATION {string_literal(self.managed_location)}\n"
+                        if self.managed_location else "")
             return self.run_sql(
-                "CREATE CATALOG IF NOT EXISTS ${catalog}\n"
+                "CREATE CATALOG IF NOT EXISTS ${catalog}\n" + location +
                 "COMMENT 'E-commerce order events: bronze, silver and gold schemas (ecomctl)'",
                 file="<setup --create-catalog>")[0]
         started = time.perf_counter()

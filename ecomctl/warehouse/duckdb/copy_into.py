@@ -3,8 +3,11 @@
 A COPY INTO from the configured Volume path loads the JSON-lines files of the local folder that
 path maps to, skipping the files it loaded before: each loaded file is recorded in
 `<catalog>.<meta>._copy_into_log` in the same transaction as the insert, so a crash cannot load a
-file twice or lose one. Only the options the project's SQL uses are accepted; any other is a clear
-error rather than a silent difference from Databricks.
+file twice or lose one. The source is the path itself (each field read as its column's type) or
+`(SELECT ... FROM '<path>')` whose list holds columns and `CAST(column AS type) [AS name]`: each
+field is read as the type its cast names, which is the cast applied to the value the line holds,
+and stored in the column the item names. Only the options and forms the project's SQL uses are
+accepted; any other is a clear error rather than a silent difference from Databricks.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from ecomctl.errors import first_line
 from ecomctl.faults import fault_point
 from ecomctl.warehouse.duckdb.errors import StatementRefused
-from ecomctl.warehouse.duckdb.sqltext import literal, table_sql, utc_now
+from ecomctl.warehouse.duckdb.sqltext import ident, literal, table_sql, utc_now
 
 if TYPE_CHECKING:  # pragma: no cover
     from ecomctl.warehouse.base import Names
@@ -26,7 +29,7 @@ if TYPE_CHECKING:  # pragma: no cover
 _FILE_COLUMN = "_ecomctl_landing_file"
 
 # COPY INTO options the local adapter understands, with the values it accepts (None: any value).
-_FORMAT_OPTIONS = {"inferschema": None, "multiline": {"false"}, "mode": {"failfast"},
+_FORMAT_OPTIONS = {"multiline": {"false"}, "mode": {"failfast"}, "dropfieldifallnull": {"false"},
                    "encoding": {"utf-8", "utf8"}, "charset": {"utf-8", "utf8"}}
 _COPY_OPTIONS = {"mergeschema": {"false"}, "force": {"true", "false"}}
 
@@ -35,7 +38,7 @@ def copy_into(session: "LiveSession", st: "LocalStatement") -> tuple[str, str, i
     """Load the landing files not loaded yet into the statement's table: (table, action, rows)."""
     tree = st.tree
     target = session.fqn(st.target)
-    source, options = _copy_source_and_options(tree)
+    source, options, projections = _copy_source_and_options(tree)
     folder, volume_prefix = _local_folder(source, session.names, session.volumes_root)
     catalog, schema, table = session.split_fqn(target)
     if not session.relation_exists(catalog, schema, table):
@@ -52,15 +55,17 @@ def copy_into(session: "LiveSession", st: "LocalStatement") -> tuple[str, str, i
         return target, "copy into", 0
 
     columns = con.execute(f"DESCRIBE {table_sql(target)}").fetchall()
-    spec = ", ".join(f"{literal(name)}: {literal(_read_type(ctype))}"
-                     for name, ctype, *_ in columns)
+    fields = _fields(columns, projections, target)
+    spec = ", ".join(f"{literal(source_name)}: {literal(read_type)}"
+                     for source_name, _, read_type in fields)
+    renamed = ", ".join(f"{ident(source_name)} AS {ident(column)}" for source_name, column, _ in fields)
     paths = [str(c) for c in candidates]
     read = (f"read_json(?, columns = {{{spec}}}, format = 'newline_delimited', "
             f"filename = {literal(_FILE_COLUMN)})")
     try:
         counts: dict[str, int] = {}
         if len(paths) > 1:  # rows per file for the log; a light pass that reads one column
-            first = literal(columns[0][0])
+            first = literal(fields[0][0])
             counts = dict(con.execute(
                 f"SELECT {_FILE_COLUMN}, COUNT(*) FROM read_json(?, columns = {{{first}: 'VARCHAR'}}, "
                 f"format = 'newline_delimited', filename = {literal(_FILE_COLUMN)}) GROUP BY 1",
@@ -69,8 +74,7 @@ def copy_into(session: "LiveSession", st: "LocalStatement") -> tuple[str, str, i
         # so a crash cannot load a file twice or lose one.
         con.execute("BEGIN TRANSACTION")
         (inserted,) = con.execute(
-            f"INSERT INTO {table_sql(target)} BY NAME SELECT * EXCLUDE ({_FILE_COLUMN}) FROM {read}",
-            [paths]).fetchone()
+            f"INSERT INTO {table_sql(target)} BY NAME SELECT {renamed} FROM {read}", [paths]).fetchone()
         fault_point("copy_into.inserted")
         if len(paths) == 1:
             counts = {paths[0]: int(inserted)}
@@ -89,8 +93,9 @@ def copy_into(session: "LiveSession", st: "LocalStatement") -> tuple[str, str, i
     return target, "copy into", int(inserted)
 
 
-def _copy_source_and_options(tree: Any) -> tuple[str, dict[str, Any]]:
-    """The source path and the supported options of a parsed COPY INTO; anything else is an error."""
+def _copy_source_and_options(tree: Any) -> tuple[str, dict[str, Any], list | None]:
+    """The source path, the supported options and the SELECT list (None without one) of a parsed
+    COPY INTO; anything else is an error."""
     from sqlglot import exp
 
     if not tree.args.get("kind"):
@@ -99,9 +104,14 @@ def _copy_source_and_options(tree: Any) -> tuple[str, dict[str, Any]]:
     if credentials is not None and any(v for v in credentials.args.values()):
         raise StatementRefused("COPY INTO with credentials is not supported locally")
     files = tree.args.get("files") or []
-    if len(files) != 1 or not isinstance(files[0], exp.Literal) or not files[0].is_string:
-        raise StatementRefused("COPY INTO FROM (SELECT ...) is not supported locally; "
-                               "use COPY INTO <table> FROM '<volume path>'")
+    projections = None
+    if len(files) == 1 and isinstance(files[0], exp.Subquery) and isinstance(files[0].this, exp.Select):
+        path, projections = _select_source(files[0].this)
+    elif len(files) == 1 and isinstance(files[0], exp.Literal) and files[0].is_string:
+        path = files[0].name
+    else:
+        raise StatementRefused("COPY INTO source not supported locally; use FROM '<volume path>' or "
+                               "FROM (SELECT CAST(<field> AS <type>) AS <column>, ... FROM '<volume path>')")
     options: dict[str, Any] = {}
     fileformat = None
     for param in tree.args.get("params") or []:
@@ -130,7 +140,53 @@ def _copy_source_and_options(tree: Any) -> tuple[str, dict[str, Any]]:
     if fileformat != "JSON":
         raise StatementRefused(f"COPY INTO FILEFORMAT = {fileformat or '(none)'} is not supported "
                                "locally; use FILEFORMAT = JSON")
-    return files[0].name, options
+    return path, options, projections
+
+
+def _select_source(select: Any) -> tuple[str, list[tuple[str, str, Any]]]:
+    """The path and the items of `SELECT <items> FROM '<path>'`: (field, column, cast type or None)."""
+    from sqlglot import exp
+
+    clauses = {k for k, v in select.args.items() if v and k not in ("expressions", "from", "from_")}
+    source = select.args.get("from") or select.args.get("from_")
+    table = source.this if source is not None else None
+    if clauses or isinstance(table, exp.Table) and (table.args.get("db") or table.args.get("joins")):
+        raise StatementRefused("COPY INTO FROM (SELECT ...) with more than a list of columns and a "
+                               "path is not supported locally")
+    if isinstance(table, exp.Table) and isinstance(table.this, exp.Identifier) and table.this.quoted:
+        path = table.this.name  # FROM '<path>' parses as a table named by the path
+    elif isinstance(table, exp.Literal) and table.is_string:
+        path = table.name
+    else:
+        raise StatementRefused("COPY INTO FROM (SELECT ... FROM <source>): the source must be a "
+                               "'<volume path>' locally")
+    items: list[tuple[str, str, Any]] = []
+    for item in select.expressions:
+        value = item.this if isinstance(item, exp.Alias) else item
+        cast = value if type(value) is exp.Cast else None  # not TRY_CAST: reading cannot give NULL
+        column = cast.this if cast is not None else value
+        if not isinstance(column, exp.Column) or column.table:
+            raise StatementRefused(f"COPY INTO FROM (SELECT ...): {item.sql('databricks')} is not "
+                                   "supported locally; select a field or CAST(<field> AS <type>)")
+        items.append((column.name, item.alias_or_name, cast.to if cast is not None else None))
+    fields = [field for field, _, _ in items]
+    if len(set(fields)) != len(fields):
+        raise StatementRefused("COPY INTO FROM (SELECT ...) reads a field twice; not supported locally")
+    return path, items
+
+
+def _fields(columns: list[tuple], projections: list | None, target: str) -> list[tuple[str, str, str]]:
+    """(field of the landing line, column of the target, DuckDB type the field is read as)."""
+    types = {name.lower(): ctype for name, ctype, *_ in columns}
+    if projections is None:
+        return [(name, name, _read_type(ctype)) for name, ctype, *_ in columns]
+    fields = []
+    for field, column, cast in projections:
+        if column.lower() not in types:
+            raise StatementRefused(f"COPY INTO: {column} is not a column of {target}")
+        read = cast.sql("duckdb") if cast is not None else types[column.lower()]
+        fields.append((field, column, _read_type(read)))
+    return fields
 
 
 def _local_folder(source: str, names: "Names", volumes_root: Path) -> tuple[Path, str]:
