@@ -137,9 +137,16 @@ DATABRICKS_ONLY = {
     "function read_kafka": "the Kafka streaming source; only Databricks reads Event Hubs over Kafka",
     "secret": "reads the connection string from a Databricks secret scope, on the server",
 }
+# Both ways of signing in to the hub that ecomctl renders (ecomctl/targets.py, _kafka_auth).
+KAFKA_AUTH = {
+    "secret": "`kafka.security.protocol` => 'SASL_SSL',\n  `kafka.sasl.mechanism` => 'PLAIN',\n"
+              "  `kafka.sasl.jaas.config` => concat('kafkashaded.org.apache.kafka.common.security.plain."
+              "PlainLoginModule required username=\"$ConnectionString\" password=\"', "
+              "secret('ecomctl', 'eventhub-conn'), '\";')",
+    "service credential": "`databricks.serviceCredential` => 'eventhubs-reader'",
+}
 KAFKA_NAMES = {"kafka_bootstrap": "shop.servicebus.windows.net:9093", "eventhub_name": "orders",
-               "source": "shop.servicebus.windows.net/orders", "secret_scope": "ecomctl",
-               "secret_key": "eventhub-conn"}
+               "source": "shop.servicebus.windows.net/orders"}
 
 
 def test_databricks_only_sql_parses_and_lists_what_has_no_golden_case():
@@ -150,9 +157,10 @@ def test_databricks_only_sql_parses_and_lists_what_has_no_golden_case():
     files = [f for step in SERVER_STEPS for f in load_step(step, ROOT)]
     assert files, "sql/kafka is missing"
     for sql_file in files:
-        text = render(sql_file.text, {**Names().as_mapping(), **KAFKA_NAMES}, sql_file.name)
-        for st in split_statements(text, sql_file.name):
-            assert not isinstance(sqlglot.parse_one(st.text, read="databricks"), exp.Command)
-            uncovered |= constructs(st.text) - covered
+        for auth in KAFKA_AUTH.values():
+            names = {**Names().as_mapping(), **KAFKA_NAMES, "kafka_auth": auth}
+            for st in split_statements(render(sql_file.text, names, sql_file.name), sql_file.name):
+                assert not isinstance(sqlglot.parse_one(st.text, read="databricks"), exp.Command)
+                uncovered |= constructs(st.text) - covered
     assert uncovered == set(DATABRICKS_ONLY)
     assert not any(f.step in STEPS for f in files)

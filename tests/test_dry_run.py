@@ -128,15 +128,27 @@ def test_kafka_ingest_needs_its_secret_settings_before_connecting(home):
     settings = Settings.load({"target": "databricks", "home": home}, environ={
         "EVENTHUB_NAMESPACE": "shop.servicebus.windows.net", "DATABRICKS_WAREHOUSE_ID": "abc123",
         "DATABRICKS_HOST": "https://nonexistent.invalid"})
-    with Pipeline(settings) as pipeline, pytest.raises(ConfigError, match="setting ECOMCTL_KAFKA_SECRET_SCOPE"):
+    with Pipeline(settings) as pipeline, pytest.raises(ConfigError, match="setting ECOMCTL_KAFKA_SECRET_SCOPE") as caught:
         pipeline.ingest("kafka")
+    assert "ECOMCTL_KAFKA_SERVICE_CREDENTIAL" in str(caught.value)  # the other way, named too
 
 
-def test_kafka_dry_run_without_settings_names_them(home):
-    plan = _plan("databricks", home, [lambda p: p.ingest("kafka")])
+@pytest.mark.parametrize("name", ["a'b", "eh reader", "x);--"])
+def test_kafka_names_are_checked_before_they_reach_sql(home, name):
+    for setting in ("ECOMCTL_KAFKA_SERVICE_CREDENTIAL", "ECOMCTL_KAFKA_SECRET_SCOPE"):
+        env = {"EVENTHUB_NAMESPACE": "shop.servicebus.windows.net", "ECOMCTL_KAFKA_SECRET_KEY": "k", setting: name}
+        with pytest.raises(ConfigError, match=f"setting {setting}: .* is not a"):
+            _plan("databricks", home, [lambda p: p.ingest("kafka")], **env)
+
+
+def test_a_service_credential_replaces_the_secret_in_the_kafka_plan(home):
+    plan = _plan("databricks", home, [lambda p: p.ingest("kafka")],
+                 EVENTHUB_NAMESPACE="shop.servicebus.windows.net",
+                 ECOMCTL_KAFKA_SERVICE_CREDENTIAL="eventhubs-reader",
+                 ECOMCTL_KAFKA_SECRET_SCOPE="ecomctl", ECOMCTL_KAFKA_SECRET_KEY="eventhub-conn")
     stream = next(e.text for e in plan.of_kind("sql") if e.text.startswith("CREATE OR REFRESH STREAMING"))
-    assert "bootstrapServers => '<EVENTHUB_NAMESPACE>:9093'" in stream
-    assert "secret('<ECOMCTL_KAFKA_SECRET_SCOPE>', '<ECOMCTL_KAFKA_SECRET_KEY>')" in stream
+    assert stream.endswith("startingOffsets => 'earliest',\n  `databricks.serviceCredential` => 'eventhubs-reader'\n)")
+    _parses_as_databricks(stream)
 
 
 def test_local_dry_run_prints_the_sql_and_creates_nothing(cli, home):

@@ -1,8 +1,11 @@
 -- ingest --mode kafka (Databricks only; never run on the local target): a streaming table reads the
 -- event hub through its Kafka endpoint on the server, then new events are merged into raw_events,
 -- after which ingest runs the same bronze SQL as in client mode.
--- The Event Hubs connection string comes from a Databricks secret (ECOMCTL_KAFKA_SECRET_SCOPE /
--- ECOMCTL_KAFKA_SECRET_KEY); it never passes through ecomctl.
+-- The last options of read_kafka sign Databricks in to the hub; ecomctl renders them from the
+-- settings (ecomctl/targets.py, kafka_names): a Unity Catalog service credential
+-- (ECOMCTL_KAFKA_SERVICE_CREDENTIAL) or the connection string kept in a Databricks secret
+-- (ECOMCTL_KAFKA_SECRET_SCOPE / ECOMCTL_KAFKA_SECRET_KEY). The connection string never passes
+-- through ecomctl; docs/databricks.md says what each form needs.
 -- UNVERIFIED on a live namespace: Event Hubs gives the event's sequence number as the Kafka offset,
 -- which the partition checkpoints of raw_events are built on.
 
@@ -20,12 +23,7 @@ FROM STREAM read_kafka(
   bootstrapServers => '${kafka_bootstrap}',
   subscribe => '${eventhub_name}',
   startingOffsets => 'earliest',
-  `kafka.security.protocol` => 'SASL_SSL',
-  `kafka.sasl.mechanism` => 'PLAIN',
-  `kafka.sasl.jaas.config` => concat(
-    'kafkashaded.org.apache.kafka.common.security.plain.PlainLoginModule required username="$ConnectionString" password="',
-    secret('${secret_scope}', '${secret_key}'),
-    '";')
+  ${kafka_auth}
 );
 
 -- Events the stream holds that raw_events lacks; a redelivery (same partition and sequence number)
