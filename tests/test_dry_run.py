@@ -115,7 +115,8 @@ def test_kafka_ingest_plan_reads_the_secret_on_the_server(home):
     stream = next(s for s in statements if s.startswith("CREATE OR REFRESH STREAMING TABLE"))
     assert "bootstrapServers => 'shop.servicebus.windows.net:9093'" in stream
     assert "secret('ecomctl', 'eventhub-conn')" in stream
-    merge = statements[statements.index(stream) + 1]
+    # between them, the query of the offset check (tests/test_kafka_ingest.py)
+    merge = statements[statements.index(stream) + 2]
     assert merge.startswith("MERGE INTO ecommerce.bronze.raw_events AS r")
     assert "'shop.servicebus.windows.net/orders' AS source" in merge
     assert statements[-4].startswith("CREATE OR REPLACE TABLE ecommerce.bronze.received_events")
@@ -149,6 +150,22 @@ def test_a_service_credential_replaces_the_secret_in_the_kafka_plan(home):
     stream = next(e.text for e in plan.of_kind("sql") if e.text.startswith("CREATE OR REFRESH STREAMING"))
     assert stream.endswith("startingOffsets => 'earliest',\n  `databricks.serviceCredential` => 'eventhubs-reader'\n)")
     _parses_as_databricks(stream)
+
+
+def test_the_kafka_plan_does_not_depend_on_the_hub(home):
+    """It reads the partitions before and after the refresh and checks them: one entry each, whatever
+    the hub holds (a plan knows no partitions)."""
+    plan = _plan("databricks", home, [lambda p: p.ingest("kafka")])
+    kinds = [e.kind for e in plan.entries]
+    assert kinds == ["check", "api", "sql", "sql", "api", "sql", "check", "sql", "api", "sql",
+                     "sql", "sql", "sql", "sql"]
+
+
+def test_kafka_dry_run_without_settings_names_them(home):
+    plan = _plan("databricks", home, [lambda p: p.ingest("kafka")])
+    stream = next(e.text for e in plan.of_kind("sql") if e.text.startswith("CREATE OR REFRESH STREAMING"))
+    assert "bootstrapServers => '<EVENTHUB_NAMESPACE>:9093'" in stream
+    assert "secret('<ECOMCTL_KAFKA_SECRET_SCOPE>', '<ECOMCTL_KAFKA_SECRET_KEY>')" in stream
 
 
 def test_local_dry_run_prints_the_sql_and_creates_nothing(cli, home):
