@@ -95,6 +95,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("mv_schedule", "ECOMCTL_MV_SCHEDULE", "", "Refresh schedule added to each materialized view on Databricks, e.g. EVERY 1 HOUR or CRON '0 0 6 * * ?' AT TIME ZONE 'UTC' (empty: refreshed by the views step only).", "databricks", "mv_schedule"),
     Setting("kafka_secret_scope", "ECOMCTL_KAFKA_SECRET_SCOPE", "", "Databricks secret scope holding the Event Hubs connection string, for ingest --mode kafka.", "databricks"),
     Setting("kafka_secret_key", "ECOMCTL_KAFKA_SECRET_KEY", "", "Key of that secret in the scope, for ingest --mode kafka.", "databricks"),
+    Setting("kafka_service_credential", "ECOMCTL_KAFKA_SERVICE_CREDENTIAL", "", "Unity Catalog service credential that reads the event hub, for ingest --mode kafka; when set it is used instead of the secret.", "databricks"),
     # -- Databricks dashboards ---------------------------------------------
     Setting("workspace_folder", "ECOMCTL_WORKSPACE_FOLDER", "/Shared/ecomctl", "Workspace folder that holds the dashboard, the saved queries and the Genie spaces (created when missing).", "dashboards", "workspace_folder"),
     Setting("dashboard_name", "ECOMCTL_DASHBOARD_NAME", "ecomctl e-commerce", "Name of the AI/BI dashboard; the Genie spaces are titled '<name>: <space>'. Objects are found by name in the folder and updated in place.", "dashboards", "object_name"),
@@ -145,6 +146,7 @@ class Settings:
     mv_schedule: str
     kafka_secret_scope: str
     kafka_secret_key: str
+    kafka_service_credential: str
     workspace_folder: str
     dashboard_name: str
     dashboard_embed_credentials: bool

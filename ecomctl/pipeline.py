@@ -255,12 +255,11 @@ class Pipeline:
                          "expired": p.expired} for p in summary.partitions])
 
     def _ingest_kafka(self, step: StepResult, names: dict[str, str]) -> None:
+        from ecomctl.kafka_ingest import ingest_through_kafka
         from ecomctl.warehouse.sqlfiles import load_step
 
-        results = [r for f in load_step("kafka", self.sql_root)
-                   for r in self.warehouse.run_file(f, names)]
-        if not results:
-            raise EcomctlError("sql/kafka has no file that reads the event hub")
+        results = ingest_through_kafka(self.warehouse, self.transport, self.checks,
+                                       load_step("kafka", self.sql_root), names)
         step.objects += [_object(r) for r in results]
         landed = sum(r.rows or 0 for r in results if r.action == "merge")
         step.details.update(mode="kafka", source=names["source"], received=landed, landed=landed,

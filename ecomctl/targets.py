@@ -183,7 +183,7 @@ class DatabricksTarget(Target):
 
     def kafka_names(self) -> dict[str, str]:
         """The placeholders of sql/kafka beyond the object names: the hub's Kafka endpoint and the
-        Databricks secret holding its connection string (never the connection string itself).
+        read_kafka options that sign Databricks in to it (never the connection string itself).
         In a plan a missing setting shows as <SETTING>, as elsewhere in the plan."""
         import re
 
@@ -196,24 +196,9 @@ class DatabricksTarget(Target):
                               hint="set EVENTHUB_NAMESPACE, e.g. myns.servicebus.windows.net")
         if not re.match(r"^[A-Za-z0-9][A-Za-z0-9.-]*$", namespace) and not planned:
             raise ConfigError(settings.origin("eventhub_namespace"), f"{namespace!r} is not a host name")
-        secret = {}
-        for attr in ("kafka_secret_scope", "kafka_secret_key"):
-            value = getattr(settings, attr)
-            if not value and planned:
-                secret[attr] = f"<{settings.origin(attr)}>"
-                continue
-            if not value:
-                raise ConfigError(settings.origin(attr), "ingest --mode kafka reads the Event Hubs "
-                                  "connection string from a Databricks secret, which this names",
-                                  hint="store it with `databricks secrets put-secret <scope> <key>`")
-            if not re.match(r"^[A-Za-z0-9._-]+$", value):
-                raise ConfigError(settings.origin(attr), f"{value!r} is not a secret scope or key name "
-                                  "(letters, digits, '.', '-' and '_')")
-            secret[attr] = value
         # The same source as the Event Hubs transport, so both ingest modes share checkpoints and dedupe.
         return {"kafka_bootstrap": f"{namespace}:9093", "eventhub_name": hub,
-                "source": f"{namespace}/{hub}",
-                "secret_scope": secret["kafka_secret_scope"], "secret_key": secret["kafka_secret_key"]}
+                "source": f"{namespace}/{hub}", "kafka_auth": _kafka_auth(settings, planned)}
 
 
 TARGETS: dict[str, type[Target]] = {t.name: t for t in (LocalTarget, DatabricksTarget)}
@@ -243,3 +228,45 @@ def _eventhub_location(settings: "Settings") -> tuple[str, str]:
                                          settings.origin("eventhub_connection_string"))
         return namespace, entity or settings.eventhub_name
     return qualified_namespace(settings.eventhub_namespace), settings.eventhub_name
+
+
+_NAME = r"^[A-Za-z0-9._-]+$"  # a secret scope, a secret key or a service credential: never quoted into SQL otherwise
+
+# The Kafka endpoint of Event Hubs takes a connection string as the SASL PLAIN password, with the
+# literal user name $ConnectionString; Databricks shades the Kafka client's classes under kafkashaded.
+_JAAS_PLAIN = ("kafkashaded.org.apache.kafka.common.security.plain.PlainLoginModule required "
+               'username="$ConnectionString" password="')
+
+
+def _kafka_auth(settings: "Settings", planned: bool) -> str:
+    """The read_kafka options that sign in to the hub. A Unity Catalog service credential when one is
+    named (the form Databricks documents for Event Hubs on serverless compute, with no secret to
+    handle); otherwise the connection string read on the server with secret(), which the Databricks
+    SQL reference marks as preview there. docs/databricks.md has both, with their sources."""
+    import re
+
+    credential = settings.kafka_service_credential
+    if credential:
+        if not re.match(_NAME, credential):
+            raise ConfigError(settings.origin("kafka_service_credential"),
+                              f"{credential!r} is not a service credential name (letters, digits, '.', '-' and '_')")
+        return f"`databricks.serviceCredential` => '{credential}'"
+    secret = {}
+    for attr in ("kafka_secret_scope", "kafka_secret_key"):
+        value = getattr(settings, attr)
+        if not value and planned:
+            secret[attr] = f"<{settings.origin(attr)}>"
+            continue
+        if not value:
+            raise ConfigError(settings.origin(attr), "ingest --mode kafka signs Databricks in to the hub with a "
+                              "Unity Catalog service credential (ECOMCTL_KAFKA_SERVICE_CREDENTIAL) or with the "
+                              "connection string in a Databricks secret, which this names",
+                              hint="see docs/databricks.md, \"Ingest without the client\"")
+        if not re.match(_NAME, value):
+            raise ConfigError(settings.origin(attr), f"{value!r} is not a secret scope or key name "
+                              "(letters, digits, '.', '-' and '_')")
+        secret[attr] = value
+    return ("`kafka.security.protocol` => 'SASL_SSL',\n"
+            "  `kafka.sasl.mechanism` => 'PLAIN',\n"
+            f"  `kafka.sasl.jaas.config` => concat('{_JAAS_PLAIN}', "
+            f"secret('{secret['kafka_secret_scope']}', '{secret['kafka_secret_key']}'), '\";')")

@@ -63,6 +63,9 @@ class WorkspaceState:
     requests: list[Request] = field(default_factory=list)
     # (method, path regex) -> (status, error_code, message): make a call fail like the real API.
     failures: dict[tuple[str, str], tuple[int, str, str]] = field(default_factory=dict)
+    # The Genie answers ("list", "get") that include a space's parent_path: the field is Public Preview,
+    # so a workspace may leave it out of either or both.
+    genie_folder_in: set[str] = field(default_factory=lambda: {"list", "get"})
 
 
 class FakeWorkspace:
@@ -115,6 +118,7 @@ class FakeWorkspace:
         return query_id
 
     def add_space(self, title: str, parent_path: str) -> str:
+        """A space someone else made, in `parent_path`."""
         space_id = self.new_id("s")
         self.add_folder(parent_path)
         self.state.spaces[space_id] = {"space_id": space_id, "title": title, "parent_path": parent_path,
@@ -411,10 +415,16 @@ class _Handler(BaseHTTPRequestHandler):
         return 200, found
 
     # -- Genie -------------------------------------------------------------------------------------------
+    def _space(self, space: dict[str, Any], answer: str, *, serialized: bool = True) -> dict[str, Any]:
+        hidden = {"serialized_space"} if not serialized else set()
+        if answer not in self.workspace.state.genie_folder_in:
+            hidden.add("parent_path")
+        return {k: v for k, v in space.items() if k not in hidden}
+
     def list_spaces(self, query, body):
         items = sorted(self.workspace.state.spaces.values(), key=lambda s: s["space_id"])
         start = int(query.get("page_token") or 0)
-        page = [{k: v for k, v in s.items() if k != "serialized_space"} for s in items[start:start + PAGE_SIZE]]
+        page = [self._space(s, "list", serialized=False) for s in items[start:start + PAGE_SIZE]]
         payload: dict[str, Any] = {"spaces": page}
         if start + PAGE_SIZE < len(items):
             payload["next_page_token"] = str(start + PAGE_SIZE)
@@ -426,17 +436,17 @@ class _Handler(BaseHTTPRequestHandler):
             raise _NotFound(f"Path ({body.get('parent_path')}) doesn't exist.")
         space_id = ws.new_id("s")
         ws.state.spaces[space_id] = dict(body, space_id=space_id)
-        return 200, {k: v for k, v in ws.state.spaces[space_id].items() if k != "serialized_space"}
+        return 200, self._space(ws.state.spaces[space_id], "get", serialized=False)
 
     def get_space(self, query, body, id):
         found = self.workspace.state.spaces.get(id)
         if found is None:
             raise _NotFound(f"space {id} not found")
-        return 200, found
+        return 200, self._space(found, "get")
 
     def update_space(self, query, body, id):
         found = self.workspace.state.spaces.get(id)
         if found is None:
             raise _NotFound(f"space {id} not found")
         found.update(body)
-        return 200, {k: v for k, v in found.items() if k != "serialized_space"}
+        return 200, self._space(found, "get", serialized=False)

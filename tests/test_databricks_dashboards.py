@@ -370,6 +370,49 @@ def test_first_run_creates_and_second_run_updates_in_place(workspace, pipeline):
     assert [s["id"] for s in second.details["genie_spaces"]] == [s["id"] for s in first.details["genie_spaces"]]
 
 
+def test_a_space_whose_folder_the_api_does_not_report_is_never_updated(workspace, pipeline):
+    """parent_path is a Public Preview field of the Genie API: when neither the list nor the space
+    itself gives it, a same-titled space may be anyone's, so ours is created beside it."""
+    folder = "/Shared/ecomctl-test"
+    workspace.state.genie_folder_in = set()
+    stranger = workspace.add_space("ecomctl e-commerce: Sales", "/Users/someone/old")
+
+    first = publish(workspace, pipeline)
+    calls = [r.line for r in workspace.api_requests()]
+    assert f"GET /api/2.0/genie/spaces/{stranger}" in calls  # asked, and still no folder
+    assert not any(c.startswith("PATCH /api/2.0/genie/spaces/") for c in calls)
+    assert calls.count("POST /api/2.0/genie/spaces") == 5
+    assert workspace.state.spaces[stranger]["serialized_space"] == "{}"
+    ours = [s for s in workspace.state.spaces.values() if s.get("parent_path") == folder]
+    assert len(ours) == 5 and all(s["warehouse_id"] == WAREHOUSE for s in ours)
+    sales = next(s for s in first.details["genie_spaces"] if s["title"] == "ecomctl e-commerce: Sales")
+    assert sales["action"] == "create" and sales["same_title_folder_unknown"] == [stranger]
+    assert sum("same_title_folder_unknown" in s for s in first.details["genie_spaces"]) == 1
+
+    # Nor are our own spaces told apart from anyone's on the next run: they are created again, and
+    # the run's report lists the earlier ones (docs/databricks.md says how to clean up).
+    workspace.clear_requests()
+    second = publish(workspace, pipeline)
+    assert not any(r.method == "PATCH" and "/genie/" in r.path for r in workspace.api_requests())
+    sales = next(s for s in second.details["genie_spaces"] if s["title"] == "ecomctl e-commerce: Sales")
+    assert sorted(sales["same_title_folder_unknown"]) == sorted(
+        [stranger, next(s["id"] for s in first.details["genie_spaces"] if s["title"] == sales["title"])])
+
+
+def test_a_folder_only_the_space_itself_reports_is_enough_to_update_in_place(workspace, pipeline):
+    workspace.state.genie_folder_in = {"get"}
+    stranger = workspace.add_space("ecomctl e-commerce: Sales", "/Users/someone/old")
+    first = publish(workspace, pipeline)
+    workspace.clear_requests()
+    second = publish(workspace, pipeline)
+    calls = [r.line for r in workspace.api_requests()]
+    assert sum(c.startswith("PATCH /api/2.0/genie/spaces/") for c in calls) == 5
+    assert "POST /api/2.0/genie/spaces" not in calls
+    assert [s["id"] for s in second.details["genie_spaces"]] == [s["id"] for s in first.details["genie_spaces"]]
+    assert not any("same_title_folder_unknown" in s for s in first.details["genie_spaces"] + second.details["genie_spaces"])
+    assert workspace.state.spaces[stranger]["serialized_space"] == "{}"
+
+
 def test_request_bodies_have_the_shape_the_api_expects(workspace, pipeline, publication):
     publish(workspace, pipeline)
     requests = workspace.api_requests()

@@ -144,7 +144,8 @@ def test_kafka_ingest_plan_reads_the_secret_on_the_server(home):
     stream = next(s for s in statements if s.startswith("CREATE OR REFRESH STREAMING TABLE"))
     assert "bootstrapServers => 'shop.servicebus.windows.net:9093'" in stream
     assert "secret('ecomctl', 'eventhub-conn')" in stream
-    merge = statements[statements.index(stream) + 1]
+    # between them, the query of the offset check (tests/test_kafka_ingest.py)
+    merge = statements[statements.index(stream) + 2]
     assert merge.startswith("MERGE INTO ecommerce.bronze.raw_events AS r")
     assert "'shop.servicebus.windows.net/orders' AS source" in merge
     # Then the same incremental bronze as client mode: the append, then a merge per table.
@@ -161,8 +162,36 @@ def test_kafka_ingest_needs_its_secret_settings_before_connecting(home):
     settings = Settings.load({"target": "databricks", "home": home}, environ={
         "EVENTHUB_NAMESPACE": "shop.servicebus.windows.net", "DATABRICKS_WAREHOUSE_ID": "abc123",
         "DATABRICKS_HOST": "https://nonexistent.invalid"})
-    with Pipeline(settings) as pipeline, pytest.raises(ConfigError, match="setting ECOMCTL_KAFKA_SECRET_SCOPE"):
+    with Pipeline(settings) as pipeline, pytest.raises(ConfigError, match="setting ECOMCTL_KAFKA_SECRET_SCOPE") as caught:
         pipeline.ingest("kafka")
+    assert "ECOMCTL_KAFKA_SERVICE_CREDENTIAL" in str(caught.value)  # the other way, named too
+
+
+@pytest.mark.parametrize("name", ["a'b", "eh reader", "x);--"])
+def test_kafka_names_are_checked_before_they_reach_sql(home, name):
+    for setting in ("ECOMCTL_KAFKA_SERVICE_CREDENTIAL", "ECOMCTL_KAFKA_SECRET_SCOPE"):
+        env = {"EVENTHUB_NAMESPACE": "shop.servicebus.windows.net", "ECOMCTL_KAFKA_SECRET_KEY": "k", setting: name}
+        with pytest.raises(ConfigError, match=f"setting {setting}: .* is not a"):
+            _plan("databricks", home, [lambda p: p.ingest("kafka")], **env)
+
+
+def test_a_service_credential_replaces_the_secret_in_the_kafka_plan(home):
+    plan = _plan("databricks", home, [lambda p: p.ingest("kafka")],
+                 EVENTHUB_NAMESPACE="shop.servicebus.windows.net",
+                 ECOMCTL_KAFKA_SERVICE_CREDENTIAL="eventhubs-reader",
+                 ECOMCTL_KAFKA_SECRET_SCOPE="ecomctl", ECOMCTL_KAFKA_SECRET_KEY="eventhub-conn")
+    stream = next(e.text for e in plan.of_kind("sql") if e.text.startswith("CREATE OR REFRESH STREAMING"))
+    assert stream.endswith("startingOffsets => 'earliest',\n  `databricks.serviceCredential` => 'eventhubs-reader'\n)")
+    _parses_as_databricks(stream)
+
+
+def test_the_kafka_plan_does_not_depend_on_the_hub(home):
+    """It reads the partitions before and after the refresh and checks them: one entry each, whatever
+    the hub holds (a plan knows no partitions)."""
+    plan = _plan("databricks", home, [lambda p: p.ingest("kafka")])
+    kinds = [e.kind for e in plan.entries]
+    assert kinds == ["check", "api", "sql", "sql", "api", "sql", "check", "sql", "api", "sql",
+                     "sql", "sql", "sql", "sql"]
 
 
 def test_kafka_dry_run_without_settings_names_them(home):

@@ -23,15 +23,19 @@ from ecomctl.events.eventhubs import (
     EventHubsConfig,
     EventHubsTransport,
     HandshakeTimeoutContext,
+    PartitionChooser,
     PartitionDrain,
     Proxy,
     fill_batches,
+    key_hash,
+    partition_for_key,
     partition_state_from_properties,
     redact,
     starting_position,
     translate_error,
     translate_keyvault_error,
 )
+from ecomctl.events.eventhubs.batching import keyed_event
 from ecomctl.events.transport import PartitionState, Transport
 
 KEY = "c2VjcmV0a2V5"
@@ -90,9 +94,8 @@ def one_kb_messages(count: int, keys: int = 50) -> list[tuple[str, bytes]]:
 
 def run_fill(messages, limit: int, partitions: int = 4):
     from azure.eventhub import EventDataBatch
-    from azure.eventhub._buffered_producer._partition_resolver import PartitionResolver
 
-    resolver = PartitionResolver([str(p) for p in range(partitions)])
+    chooser = PartitionChooser([str(p) for p in range(partitions)])
     sent: list = []
 
     def new_batch(pid: str):
@@ -100,8 +103,7 @@ def run_fill(messages, limit: int, partitions: int = 4):
         return EventDataBatch(max_size_in_bytes=limit, partition_id=pid)
 
     progress: list[tuple[int, int]] = []
-    stats = fill_batches(messages, resolver.get_partition_id_by_partition_key, new_batch, sent.append,
-                         lambda n, b: progress.append((n, b)))
+    stats = fill_batches(messages, chooser, new_batch, sent.append, lambda n, b: progress.append((n, b)))
     return stats, sent, progress
 
 
@@ -126,12 +128,82 @@ def test_a_batch_holds_events_of_many_customers_and_each_keeps_its_partition_key
     stats, sent, _ = run_fill(one_kb_messages(4000, keys=300), 1_048_576)
     partition_of_key: dict[str, str] = {}
     for batch in sent:
-        keys = {e.raw_amqp_message.annotations[b"x-opt-partition-key"] for e in batch._internal_events}
+        keys = {e.annotations[b"x-opt-partition-key"] for e in batch._internal_events}
         assert len(keys) > 10  # not one batch per customer
         for key in keys:
             assert partition_of_key.setdefault(key, batch._partition_id) == batch._partition_id
+            assert partition_for_key(key, ["0", "1", "2", "3"]) == batch._partition_id
     assert len(partition_of_key) == 300
     assert len(set(partition_of_key.values())) == 4
+
+
+def test_the_event_hubs_transport_uses_the_sdks_public_api_only():
+    """Private modules (a leading underscore) of azure-eventhub change without notice between versions."""
+    import ast
+    from pathlib import Path
+
+    import ecomctl.events.eventhubs as package
+
+    private = []
+    for path in sorted(Path(package.__file__).parent.glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = ([node.module or ""] if isinstance(node, ast.ImportFrom) else
+                     [a.name for a in node.names] if isinstance(node, ast.Import) else [])
+            private += [f"{path.name}: {n}" for n in names
+                        if n.startswith("azure") and any(part.startswith("_") for part in n.split("."))]
+    assert private == []
+
+
+# The hash codes the .NET SDK's tests pin for its port of the service's key hash
+# (Azure/azure-sdk-for-net, sdk/eventhub/Azure.Messaging.EventHubs/tests/Core/PartitionResolverTests.cs,
+# PartitionHashTestCases); the Java and JavaScript SDKs carry the same algorithm.
+SERVICE_HASHES = [
+    ("7", -15263), ("131", 30562), ("7149583486996073602", 12977), ("FWfAT", -22341),
+    ("sOdeEAsyQoEuEFPGerWO", -6503),
+    ("FAyAIctPeCgmiwLKbJcyswoHglHVjQdvtBowLACDNORsYvOcLddNJYDmhAVkbyLOrHTKLneMNcbgWVlasVywOByANjs", 5226),
+    ("1XYM6!(7(lF5wq4k4m*e$Nc!1ezLJv*1YK1Y-C^*&B$O)lq^iUkG(TNzXG;Zi#z2Og*Qq0#^*k):vXh$3,C7We7%W0meJ;b3,"
+     "rQCg^J;^twXgs5E$$hWKxqp", 23950),
+    ("E(x;RRIaQcJs*P;D&jTPau-4K04oqr:lF6Z):ERpo&;9040qyV@G1_c9mgOs-8_8/10Fwa-7b7-yP!T-!IH&968)FWuI;(^g$2fN;)"
+     "HJ^^yTn:", -29304),
+    ("!c*_!I@1^c", 15372), ("p4*!jioeO/z-!-;w:dh", -3104), ("$0cb", 26269), ("-4189260826195535198", 453),
+]
+
+
+@pytest.mark.parametrize(("key", "expected"), SERVICE_HASHES, ids=[k[:12] for k, _ in SERVICE_HASHES])
+def test_the_key_hash_is_the_services(key, expected):
+    assert key_hash(key) == expected
+
+
+def test_a_key_goes_to_the_partition_the_hub_picks():
+    four = ["0", "1", "2", "3"]
+    # |hash % n| with C#'s truncated remainder: -15263 % 4 is -3 there, so partition 3. (Python's
+    # floored % gives 1: the private resolver of the Python SDK sends such keys elsewhere.)
+    assert partition_for_key("7", four) == "3"
+    assert partition_for_key("131", four) == "2"  # 30562 % 4
+    assert partition_for_key("$0cb", [str(p) for p in range(32)]) == str(26269 % 32)
+    assert partition_for_key("Zoë", four) in four  # a key that is not ASCII: its UTF-8 bytes are hashed
+    # Every customer of the generator lands on one partition, and all partitions get customers.
+    spread = {partition_for_key(f"C{n}", four) for n in range(1000, 1500)}
+    assert spread == set(four)
+
+
+def test_keyless_events_go_round_the_partitions():
+    chooser = PartitionChooser(["0", "1", "2"])
+    assert [chooser(None) for _ in range(7)] == ["0", "1", "2", "0", "1", "2", "0"]
+    assert chooser("C1001") == partition_for_key("C1001", ["0", "1", "2"])
+
+
+def test_a_keyed_event_goes_out_as_the_sdk_sends_an_event_of_a_keyed_batch():
+    """The event built from public types carries the same bytes the SDK itself encodes for an event of
+    create_batch(partition_key=...), the public way of keying events, and one without a key just its body."""
+    from azure.eventhub import EventData, EventDataBatch
+
+    for key in ("C1001", "Zoë-7", None):
+        ours = EventDataBatch(max_size_in_bytes=1_048_576, partition_id="2")
+        ours.add(keyed_event(b'{"order_id": "ORD-1"}', key))
+        sdk = EventDataBatch(max_size_in_bytes=1_048_576, partition_key=key)
+        sdk.add(EventData(b'{"order_id": "ORD-1"}'))
+        assert [bytes(m) for m in ours._message.data] == [bytes(m) for m in sdk._message.data], key
 
 
 def test_an_event_too_large_for_any_batch_is_an_error_after_sending_what_came_before():
@@ -783,15 +855,12 @@ def test_the_pipeline_ingests_from_event_hubs_without_knowing_it(monkeypatch, tm
     """Pipeline.setup and ingest on a real DuckDB warehouse, with the Event Hubs transport in place of
     the embedded log (its network calls scripted): every event lands once, the second ingest starts
     after the checkpoint derived from raw_events and lands nothing."""
-    from azure.eventhub._buffered_producer._partition_resolver import PartitionResolver
-
     from ecomctl.events.generator import generate_messages
     from ecomctl.pipeline import Pipeline
 
-    resolver = PartitionResolver(["0", "1", "2", "3"])
     bodies: dict[str, list[tuple[str, bytes]]] = {pid: [] for pid in "0123"}
     for key, body in generate_messages(200, seed=5, as_of=datetime(2026, 11, 1, tzinfo=timezone.utc)):
-        bodies[resolver.get_partition_id_by_partition_key(key)].append((key, body))
+        bodies[partition_for_key(key, list(bodies))].append((key, body))
 
     hub = transport(idle_seconds=2)
     management = hub.new_consumer()
@@ -816,7 +885,7 @@ def test_the_pipeline_ingests_from_event_hubs_without_knowing_it(monkeypatch, tm
         first = pipeline.ingest().details
         ends = {pid: len(events) - 1 for pid, events in bodies.items()}
         for key, body in generate_messages(30, seed=6, as_of=datetime(2026, 11, 2, tzinfo=timezone.utc)):
-            bodies[resolver.get_partition_id_by_partition_key(key)].append((key, body))
+            bodies[partition_for_key(key, list(bodies))].append((key, body))
         calls.clear()
         second = pipeline.ingest().details
         third = pipeline.ingest().details

@@ -35,17 +35,21 @@ def transport(request, tmp_path, monkeypatch):
         hub = EmbeddedEventLog(tmp_path / "eventhub.db", partitions=4, hub="orders",
                                max_batch_bytes=64 * 1024)
     else:
-        if not _LIVE:
-            pytest.skip(_SKIP_LIVE)
-        from ecomctl.config import Settings
-        from ecomctl.events.eventhubs import EventHubsConfig, EventHubsTransport
-
-        for name, value in _LIVE_ENV.items():
-            monkeypatch.setenv(name, value)
-        monkeypatch.setenv("EVENTHUB_IDLE_SECONDS", os.environ.get("EVENTHUB_IDLE_SECONDS", "15"))
-        hub = EventHubsTransport(EventHubsConfig.from_settings(Settings.load({"target": "databricks"})))
+        hub = _live_event_hubs(monkeypatch)
     yield hub
     hub.close()
+
+
+def _live_event_hubs(monkeypatch):
+    if not _LIVE:
+        pytest.skip(_SKIP_LIVE)
+    from ecomctl.config import Settings
+    from ecomctl.events.eventhubs import EventHubsConfig, EventHubsTransport
+
+    for name, value in _LIVE_ENV.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("EVENTHUB_IDLE_SECONDS", os.environ.get("EVENTHUB_IDLE_SECONDS", "15"))
+    return EventHubsTransport(EventHubsConfig.from_settings(Settings.load({"target": "databricks"})))
 
 
 def tagged_messages(count: int, run: str, keys: int = 7) -> list[tuple[str, bytes]]:
@@ -144,3 +148,35 @@ def test_an_event_larger_than_any_batch_is_a_transport_error(transport):
     too_big = b"x" * (transport.max_batch_bytes + 1)
     with pytest.raises(TransportError, match="does not fit"):
         transport.send(iter([("C1", too_big)]))
+
+
+@pytest.mark.live
+def test_event_hubs_puts_a_key_where_the_sender_does(monkeypatch):
+    """What ecomctl/events/eventhubs/partitioning.py assumes, asked of the hub itself: events sent
+    through the gateway with a partition key and no partition (the SDK's create_batch(partition_key=...))
+    land in the partition that partition_for_key names, the one the sender fills for that key."""
+    from azure.eventhub import EventData
+
+    from ecomctl.events.eventhubs import partition_for_key
+
+    hub = _live_event_hubs(monkeypatch)
+    try:
+        run = uuid.uuid4().hex
+        ids = hub.partition_ids()
+        before = {pid: hub.partition_state(pid).last_sequence_number for pid in ids}
+        keys = [f"C{run[:6]}{n}" for n in range(16)]  # some hash below zero, where floored % differs
+        producer = hub.new_producer()
+        try:
+            for key in keys:
+                batch = producer.create_batch(partition_key=key)
+                batch.add(EventData(json.dumps({"run": run, "key": key}).encode()))
+                producer.send_batch(batch)
+        finally:
+            producer.close()
+        landed = {}
+        for pid in ids:
+            for event in ours(read_all(hub, pid, before[pid], hub.partition_state(pid).last_sequence_number), run):
+                landed[json.loads(event.body)["key"]] = pid
+        assert landed == {key: partition_for_key(key, ids) for key in keys}
+    finally:
+        hub.close()

@@ -11,7 +11,7 @@ import json
 import time
 from abc import ABC, abstractmethod
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 from ecomctl.errors import ConfigError, EcomctlError, SqlError
@@ -39,6 +39,8 @@ class Saved:
 
     id: str
     action: str
+    # Objects with the same name left alone because the API did not say which folder holds them.
+    folder_unknown: tuple[str, ...] = ()
 
 
 def warehouse_id(settings: "Settings") -> str:
@@ -171,14 +173,15 @@ class _LiveApi(DashboardApi):
         if self._spaces is None:
             with _api_call("list Genie spaces"):
                 self._spaces = list(self._list_spaces())
-        existing = self._find_space(space.title, space.parent_path)
+        existing, folder_unknown = self._find_space(space.title, space.parent_path)
         if existing is None:
             with _api_call(f"create the Genie space {space.title!r}"):
                 created = self._w.genie.create_space(space.warehouse_id or "", space.serialized_space or "",
                                                      description=space.description, parent_path=space.parent_path,
                                                      title=space.title)
-            self._spaces.append(created)
-            return Saved(created.space_id, "create")
+            # Created in our folder, whether or not the answer says so.
+            self._spaces.append(replace(created, parent_path=created.parent_path or space.parent_path))
+            return Saved(created.space_id, "create", folder_unknown)
         with _api_call(f"update the Genie space {space.title!r}"):
             self._w.genie.update_space(existing, description=space.description,
                                        serialized_space=space.serialized_space, title=space.title,
@@ -194,7 +197,12 @@ class _LiveApi(DashboardApi):
             if not token:
                 return
 
-    def _find_space(self, title: str, folder: str | None) -> str | None:
+    def _find_space(self, title: str, folder: str | None) -> tuple[str | None, tuple[str, ...]]:
+        """The id of the space with this title in `folder` (None when there is none), and the ids of
+        same-titled spaces whose folder neither the list nor the space itself reports (parent_path is
+        a Public Preview field of the Genie API). Those may be anyone's, so they are never updated:
+        a space of ours is then created beside them."""
+        folder_unknown = []
         for listed in self._spaces or []:
             if listed.title != title:
                 continue
@@ -202,10 +210,11 @@ class _LiveApi(DashboardApi):
             if parent is None:
                 with _api_call(f"look up the Genie space {title!r}"):
                     parent = self._w.genie.get_space(listed.space_id).parent_path
-            # A space whose folder the API does not report is taken as ours when its title matches.
-            if parent is None or _same_folder(parent, folder):
-                return listed.space_id
-        return None
+            if parent is None:
+                folder_unknown.append(listed.space_id)
+            elif _same_folder(parent, folder):
+                return listed.space_id, ()
+        return None, tuple(folder_unknown)
 
 
 def _same_folder(a: str | None, b: str | None) -> bool:
@@ -403,7 +412,8 @@ def publish_databricks(settings: "Settings", sql_root, names, step: StepResult, 
         step.objects.append(ObjectResult(f"genie space {name}", saved_space.action, questions, _since(started)))
         url = _url(api.host, "genie/rooms", saved_space.id)
         spaces.append({"name": name, "title": space.title, "id": saved_space.id, "action": saved_space.action,
-                       "url": url})
+                       "url": url, **({"same_title_folder_unknown": list(saved_space.folder_unknown)}
+                                      if saved_space.folder_unknown else {})})
         links.append(["genie space", space.title, saved_space.id, url])
 
     step.details.update(

@@ -1,10 +1,19 @@
--- ingest --mode kafka (Databricks only; never run on the local target): a streaming table reads the
--- event hub through its Kafka endpoint on the server, then new events are merged into raw_events,
--- after which ingest runs the same bronze SQL as in client mode.
--- The Event Hubs connection string comes from a Databricks secret (ECOMCTL_KAFKA_SECRET_SCOPE /
--- ECOMCTL_KAFKA_SECRET_KEY); it never passes through ecomctl.
--- UNVERIFIED on a live namespace: Event Hubs gives the event's sequence number as the Kafka offset,
--- which the partition checkpoints of raw_events are built on.
+-- ingest --mode kafka (Databricks only; never run on the local target), step 1 of 2: a streaming table
+-- reads the event hub through its Kafka endpoint, on the server. ecomctl then checks that the Kafka
+-- offsets it read are the hub's sequence numbers (ecomctl/kafka_ingest.py) before
+-- 02_merge_raw_events.sql lands the new events in raw_events; the same bronze SQL as in client mode
+-- runs after that.
+-- The last options of read_kafka sign Databricks in to the hub; ecomctl renders them from the
+-- settings (ecomctl/targets.py, kafka_names): a Unity Catalog service credential
+-- (ECOMCTL_KAFKA_SERVICE_CREDENTIAL) or the connection string kept in a Databricks secret
+-- (ECOMCTL_KAFKA_SECRET_SCOPE / ECOMCTL_KAFKA_SECRET_KEY). The connection string never passes
+-- through ecomctl; docs/databricks.md says what each form needs.
+-- Bodies land as in client mode (ecomctl/ingest.py, landing_body_members): bytes that are UTF-8 as
+-- their text, any other bytes base64-encoded with body_encoding = 'base64', which bronze rejects as
+-- `invalid UTF-8`, keeping the bytes. Casting those bytes to STRING instead would hand bronze text
+-- that is not UTF-8. The 1 MB rule needs nothing here: bronze measures octet_length(body), the
+-- byte length of the text, in both modes. base64 follows RFC 2045 (MIME), whose line breaks are
+-- removed so that the text is the one client mode lands.
 
 CREATE OR REFRESH STREAMING TABLE ${catalog}.${bronze}.raw_events_kafka
 COMMENT 'Order events read by Databricks from the Event Hubs Kafka endpoint (ingest --mode kafka)'
@@ -15,30 +24,12 @@ SELECT
   CAST(offset AS STRING)    AS `offset`,
   timestamp                 AS enqueued_time,
   CAST(key AS STRING)       AS partition_key,
-  CAST(value AS STRING)     AS body
+  CASE WHEN is_valid_utf8(value) THEN CAST(value AS STRING)
+       ELSE regexp_replace(base64(value), '[\r\n]', '') END AS body,
+  CAST(CASE WHEN is_valid_utf8(value) THEN NULL ELSE 'base64' END AS STRING) AS body_encoding
 FROM STREAM read_kafka(
   bootstrapServers => '${kafka_bootstrap}',
   subscribe => '${eventhub_name}',
   startingOffsets => 'earliest',
-  `kafka.security.protocol` => 'SASL_SSL',
-  `kafka.sasl.mechanism` => 'PLAIN',
-  `kafka.sasl.jaas.config` => concat(
-    'kafkashaded.org.apache.kafka.common.security.plain.PlainLoginModule required username="$ConnectionString" password="',
-    secret('${secret_scope}', '${secret_key}'),
-    '";')
+  ${kafka_auth}
 );
-
--- Events the stream holds that raw_events lacks; a redelivery (same partition and sequence number)
--- is not inserted twice, so running ingest again is safe.
-MERGE INTO ${catalog}.${bronze}.raw_events AS r
-USING (
-  SELECT '${source}' AS source, k.partition_id, k.sequence_number, k.`offset`, k.enqueued_time,
-         k.partition_key, k.body
-  FROM ${catalog}.${bronze}.raw_events_kafka AS k
-) AS s
-ON r.source = s.source AND r.partition_id = s.partition_id AND r.sequence_number = s.sequence_number
-WHEN NOT MATCHED THEN INSERT
-  (source, partition_id, sequence_number, `offset`, enqueued_time, partition_key, body, landing_file, landed_at)
-VALUES
-  (s.source, s.partition_id, s.sequence_number, s.`offset`, s.enqueued_time, s.partition_key, s.body,
-   'kafka:${eventhub_name}', current_timestamp());

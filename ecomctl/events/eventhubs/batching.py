@@ -26,14 +26,10 @@ def fill_batches(messages: Iterable[tuple[str | None, bytes]],
                  on_progress: ProgressCallback | None = None) -> BatchStats:
     """Fill one EventDataBatch per partition until `add` says it is full, send it, start the next.
 
-    Each event keeps its partition key (customer_id) as the AMQP annotation the service uses, and
-    goes to the partition the SDK's resolver computes for that key (the same routing as the SDK's
-    buffered mode), so batches mix customers and fill up instead of holding one customer each.
+    Each event goes to the partition `partition_for` names for its key (partitioning.py: the one the
+    hub itself would pick), so batches mix customers and fill up instead of holding one customer
+    each, and keeps its partition key (customer_id) as the AMQP annotation the service reads.
     """
-    from azure.eventhub import EventData
-    from azure.eventhub._transport._pyamqp_transport import PyamqpTransport
-    from azure.eventhub._utils import set_event_partition_key
-
     stats = BatchStats()
     open_batches: dict[str, Any] = {}
     open_bytes: dict[str, int] = {}
@@ -53,8 +49,7 @@ def fill_batches(messages: Iterable[tuple[str | None, bytes]],
         if type(body) is not bytes:
             raise TypeError(f"event bodies must be bytes, got {type(body).__name__}")
         pid = partition_for(key)
-        event = EventData(body)
-        set_event_partition_key(event, key, PyamqpTransport)
+        event = keyed_event(body, key)
         batch = open_batches.get(pid)
         if batch is None:
             batch = open_batches[pid] = new_batch(pid)
@@ -75,3 +70,21 @@ def fill_batches(messages: Iterable[tuple[str | None, bytes]],
     for pid in sorted(open_batches):
         send(pid, was_full=False)
     return stats
+
+
+# The message annotation that carries an event's partition key: what the SDK itself sets for
+# create_batch(partition_key=...), and what consumers read back as EventData.partition_key.
+PARTITION_KEY_ANNOTATION = b"x-opt-partition-key"
+
+
+def keyed_event(body: bytes, key: str | None):
+    """One event as the SDK's public AMQP message type, which EventDataBatch.add takes as it takes
+    EventData. With a key: the partition-key annotation and a durable header, the bytes the SDK
+    sends for an event of a batch created with that partition_key (tests/test_eventhubs.py
+    compares them); without one, the body alone."""
+    from azure.eventhub.amqp import AmqpAnnotatedMessage, AmqpMessageHeader
+
+    if not key:
+        return AmqpAnnotatedMessage(data_body=body)
+    return AmqpAnnotatedMessage(data_body=body, annotations={PARTITION_KEY_ANNOTATION: key},
+                                header=AmqpMessageHeader(durable=True))

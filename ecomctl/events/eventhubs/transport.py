@@ -12,6 +12,7 @@ from ecomctl.config import Secret
 from ecomctl.errors import ConfigError, EcomctlError, TransportError
 from ecomctl.events.eventhubs.batching import BatchStats, fill_batches
 from ecomctl.events.eventhubs.errors import quiet_azure_loggers, translate_error, translate_keyvault_error
+from ecomctl.events.eventhubs.partitioning import PartitionChooser
 from ecomctl.events.eventhubs.receiving import (RECEIVE_JOIN_SECONDS, RECEIVE_POLL_SECONDS, PartitionDrain,
                                                 partition_state_from_properties, starting_position)
 from ecomctl.events.eventhubs.settings import EventHubsConfig, hub_location
@@ -315,18 +316,11 @@ class EventHubsTransport:
 
     def send(self, messages: Iterable[tuple[str | None, bytes]],
              on_progress: ProgressCallback | None = None) -> SendResult:
-        from azure.eventhub._buffered_producer._partition_resolver import PartitionResolver
-
         started = time.perf_counter()
         stats = BatchStats()
         try:
             producer = self._producer()
-            resolver = PartitionResolver(self.partition_ids())
-
-            def partition_for(key: str | None) -> str:
-                if key is None:
-                    return resolver.get_next_partition_id()
-                return resolver.get_partition_id_by_partition_key(key)
+            partition_for = PartitionChooser(self.partition_ids())
 
             def new_batch(pid: str):
                 batch = self._call(f"opening a sender to {self._where()}", producer.create_batch, partition_id=pid)
