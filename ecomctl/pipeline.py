@@ -173,6 +173,7 @@ class Pipeline:
         """silver (the orders changed since the last transform) then gold."""
         with self._step("transform") as step:
             self._require_setup()
+            self._require_layer("bronze", "ingest")
             for layer in ("silver", "gold"):
                 step.objects += self._build(layer, full_refresh)
         return step
@@ -180,6 +181,7 @@ class Pipeline:
     def views(self, full_refresh: bool = False) -> StepResult:
         with self._step("views") as step:
             self._require_setup()
+            self._require_layer("gold", "transform")
             step.objects += self._build("views", full_refresh)
             step.details["materialized_views"] = self.warehouse.SUPPORTS_MATERIALIZED_VIEWS
         return step
@@ -187,6 +189,7 @@ class Pipeline:
     def dashboards(self) -> StepResult:
         with self._step("dashboards") as step:
             self._require_setup()
+            self._require_layer("views", "views")
             self.target.publisher(self.warehouse).publish(step, self.warehouse, self.sql_root)
         return step
 
@@ -320,6 +323,24 @@ class Pipeline:
 
         self.checks.verify(f"stop unless {raw_events} exists and every setup file is applied "
                            "(else: run `ecomctl setup`)", setup_is_current)
+
+    def _require_layer(self, layer: str, run_first: str) -> None:
+        """A step reads what an earlier step builds: say which step to run when it is missing."""
+        from ecomctl.warehouse.sqlfiles import load_step
+        from ecomctl.warehouse.statements import derived_objects
+
+        targets = derived_objects(self.warehouse, load_step(layer, self.sql_root))
+
+        def layer_is_built() -> None:
+            present = {f"{self.settings.catalog}.{schema}.{name.lower()}"
+                       for schema in dict.fromkeys(t.split(".")[1] for t in targets)
+                       for name in self.warehouse.tables(schema)}
+            missing = [t for t in targets if t not in present]
+            if missing:
+                raise EcomctlError(f"{missing[0]} does not exist", hint=f"run `ecomctl {run_first}` first")
+
+        self.checks.verify(f"stop unless the tables {layer} builds exist (else: run `ecomctl {run_first}`)",
+                           layer_is_built)
 
     def _step(self, name: str) -> StepTimer:
         self.target.begin_step(name)

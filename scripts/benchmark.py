@@ -303,6 +303,30 @@ def benchmark(args: argparse.Namespace) -> tuple[list[Row], list[str]]:
                     f"`run-all --count {double:,}` took {biggest.seconds:.1f} s)",
                     growth <= 1.15))
 
+    # Incremental: a small run on the warehouse run-all --count n left, against the same run on an
+    # empty one, side by side (alternating, median of 3 each); then ingest alone onto that history.
+    history_home = workdir / f"run-all-{n}"
+    small_runs, empty_runs, ingest_runs = [], [], []
+    for attempt in range(3):
+        say(f"run-all --count 300 on an empty warehouse and on {n:,} events ({attempt + 1}/3) ...")
+        empty_home = workdir / f"empty-{attempt}"
+        empty_runs.append(runner.run(ecomctl + ["--home", str(empty_home), "run-all", "--count", "300"]))
+        shutil.rmtree(empty_home, ignore_errors=True)
+        small_runs.append(runner.run(ecomctl + ["--home", str(history_home), "run-all", "--count", "300"]))
+    for attempt in range(3):
+        runner.run(ecomctl + ["--home", str(history_home), "generate", "--count", "300"])
+        ingest_runs.append(runner.run(ecomctl + ["--home", str(history_home), "ingest"]))
+    on_history = statistics.median(r.seconds for r in small_runs)
+    on_empty = statistics.median(r.seconds for r in empty_runs)
+    incremental_ratio = on_history / on_empty
+    rows.append(Row(f"`run-all --count 300` on {n:,} events of history vs on an empty warehouse "
+                    "(median of 3 each)", "≤ 1.5×",
+                    f"{incremental_ratio:.2f}× ({on_history:.2f} s vs {on_empty:.2f} s)",
+                    incremental_ratio <= 1.5))
+    ingest_small = statistics.median(r.seconds for r in ingest_runs)
+    rows.append(Row(f"`ingest` of 300 events onto {n:,} events of history (median of 3)", "≤ 1 s",
+                    f"{ingest_small:.2f} s", ingest_small <= 1.0))
+
     # Databricks: what run-all would send, from the dry-run plan (no credentials, no network).
     statements = {}
     for count in (300, n):

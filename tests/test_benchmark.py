@@ -27,9 +27,11 @@ def test_benchmark_writes_every_measure_and_keeps_the_notes(tmp_path):
     for measure in ("`ecomctl --help`", "`generate --count 300`", "`ingest` 300 events",
                     "bare DuckDB floor", "its ingest part alone", "vs the floor", "`run-all --count 300`",
                     "`run-all --count 300` peak RSS", "`run-all --count 300` by step", "landing + COPY INTO loop", "peak RSS, `run-all` 100 / 300 / 600 events",
-                    "Databricks: SQL statements `run-all` sends"):
+                    "Databricks: SQL statements `run-all` sends",
+                    "`run-all --count 300` on 300 events of history vs on an empty warehouse",
+                    "`ingest` of 300 events onto 300 events of history"):
         assert measure in text, measure
     table = [line for line in text.splitlines() if line.startswith("| ")]
-    assert len(table) == 13  # header + 12 measures
+    assert len(table) == 15  # header + 14 measures
     assert all(line.rstrip().endswith(("| yes |", "| **no** |", "| — |")) for line in table[1:])
     assert proc.stdout in text

@@ -253,3 +253,12 @@ def test_github_step_summary_is_appended(cli, tmp_path):
     assert "| ingest |" in text and "| valid orders | 30 |" in text
 
 
+
+
+def test_each_step_names_the_step_to_run_before_it(cli):
+    assert cli("setup").exit_code == 0
+    for command, first in (("transform", "ingest"), ("views", "transform"), ("dashboards", "views")):
+        result = cli(command)
+        assert result.exit_code == 1 and f"run `ecomctl {first}` first" in result.output, result.output
+    assert cli("ingest").exit_code == 0
+    assert "run `ecomctl transform` first" in cli("views").output

@@ -272,6 +272,58 @@ def test_qualified_set_columns_are_accepted(con):
     assert con.execute("SELECT a FROM t").fetchall() == [("z",)]
 
 
+# The incremental bronze and silver statements, in the forms the Databricks MERGE INTO and INSERT
+# references give (docs.databricks.com/sql/language-manual/delta-merge-into.html:
+# `WHEN MATCHED [AND matched_condition] THEN UPDATE SET column = expr`,
+# `WHEN NOT MATCHED THEN INSERT (column, ...) VALUES (expr, ...)`; sql-ref-syntax-dml-insert-into:
+# `INSERT INTO table query`, a query with its common table expressions).
+
+def test_merge_updates_only_when_its_condition_holds_and_inserts_the_rest(con):
+    run_script(con, """
+        CREATE TABLE t (id STRING, v STRING, ts INT, seq BIGINT);
+        INSERT INTO t VALUES ('a', 'stored', 5, 1), ('b', 'stored', 5, 1);
+        CREATE TABLE s (id STRING, v STRING, ts INT, seq BIGINT);
+        INSERT INTO s VALUES ('a', 'later', 6, 2), ('b', 'older', 4, 9), ('c', 'new', 1, 3);
+        MERGE INTO t USING (SELECT * FROM s) AS s ON t.id = s.id
+        WHEN MATCHED AND (s.ts > t.ts OR (s.ts = t.ts AND s.seq > t.seq)) THEN UPDATE SET
+          v = s.v, ts = s.ts, seq = s.seq
+        WHEN NOT MATCHED THEN INSERT (id, v, ts, seq) VALUES (s.id, s.v, s.ts, s.seq);
+    """)
+    assert con.execute("SELECT id, v FROM t ORDER BY id").fetchall() == [
+        ("a", "later"), ("b", "stored"), ("c", "new")]
+    # The same source again changes nothing: a crashed run's merge is safe to repeat.
+    run_script(con, """
+        MERGE INTO t USING (SELECT * FROM s) AS s ON t.id = s.id
+        WHEN MATCHED AND (s.ts > t.ts OR (s.ts = t.ts AND s.seq > t.seq)) THEN UPDATE SET
+          v = s.v, ts = s.ts, seq = s.seq
+        WHEN NOT MATCHED THEN INSERT (id, v, ts, seq) VALUES (s.id, s.v, s.ts, s.seq);
+    """)
+    assert con.execute("SELECT id, v, seq FROM t ORDER BY id").fetchall() == [
+        ("a", "later", 2), ("b", "stored", 1), ("c", "new", 3)]
+
+
+def test_merge_with_only_an_insert_clause_adds_what_is_missing(con):
+    run_script(con, """
+        CREATE TABLE t (k STRING, p STRING, n BIGINT);
+        INSERT INTO t VALUES ('x', NULL, 1);
+        MERGE INTO t USING (SELECT 'x' AS k, NULL AS p, 1 AS n UNION ALL SELECT 'y', '0', 2) AS s
+          ON t.k <=> s.k AND t.p <=> s.p AND t.n <=> s.n
+        WHEN NOT MATCHED THEN INSERT (k, p, n) VALUES (s.k, s.p, s.n);
+    """)
+    assert con.execute("SELECT k, n FROM t ORDER BY k").fetchall() == [("x", 1), ("y", 2)]
+
+
+def test_insert_from_a_query_with_common_table_expressions_appends_only_what_is_new(con):
+    append = """
+        INSERT INTO t
+        WITH done AS (SELECT p, MAX(n) AS n FROM t GROUP BY p)
+        SELECT r.p, r.n FROM r LEFT JOIN done AS d ON r.p <=> d.p WHERE r.n > coalesce(d.n, -1);
+    """
+    run_script(con, "CREATE TABLE t (p STRING, n BIGINT); CREATE TABLE r (p STRING, n BIGINT);"
+                    "INSERT INTO r VALUES ('0', 0), ('0', 1), ('1', 0);" + append + append)
+    assert con.execute("SELECT p, n FROM t ORDER BY p, n").fetchall() == [("0", 0), ("0", 1), ("1", 0)]
+
+
 def test_delta_table_ddl_runs_and_keeps_naive_timestamps(con):
     run_script(con, """
         CREATE SCHEMA IF NOT EXISTS memory.bronze COMMENT 'schema comment';

@@ -84,8 +84,9 @@ def test_databricks_plan_without_credentials(home):
     assert sum(e.text.startswith("DROP MATERIALIZED VIEW IF EXISTS") for e in views) == 8
     # check, 2 queries; per layer: its build record and (none yet) its tables, its statements
     # (silver: 2 tables if missing, the changed orders, the merge, the product snapshot; gold: 4
-    # tables), the record (the table of build records was created by ingest earlier in the plan)
-    assert Counter(e.step for e in plan.entries)["transform"] == 3 + 2 + 5 + 1 + 2 + 4 + 1
+    # tables), the record (the table of build records was created by ingest earlier in the plan);
+    # before them, the check that bronze is built (a listing of its schema)
+    assert Counter(e.step for e in plan.entries)["transform"] == 3 + 2 + 2 + 5 + 1 + 2 + 4 + 1
     assert [e.number for e in plan.entries] == list(range(1, len(plan.entries) + 1))
 
 
@@ -190,8 +191,8 @@ def test_the_kafka_plan_does_not_depend_on_the_hub(home):
     the hub holds (a plan knows no partitions)."""
     plan = _plan("databricks", home, [lambda p: p.ingest("kafka")])
     kinds = [e.kind for e in plan.entries]
-    assert kinds == ["check", "api", "sql", "sql", "api", "sql", "check", "sql", "api", "sql",
-                     "sql", "sql", "sql", "sql"]
+    # ... then bronze: its build record, whether its tables exist, its 9 statements, the record
+    assert kinds == ["check", "api", "sql", "sql", "api", "sql", "check", "sql", "api", "sql"] + ["sql"] * 13
 
 
 def test_kafka_dry_run_without_settings_names_them(home):
