@@ -313,7 +313,7 @@ def benchmark(args: argparse.Namespace) -> tuple[list[Row], list[str]]:
         empty_runs.append(runner.run(ecomctl + ["--home", str(empty_home), "run-all", "--count", "300"]))
         shutil.rmtree(empty_home, ignore_errors=True)
         small_runs.append(runner.run(ecomctl + ["--home", str(history_home), "run-all", "--count", "300"]))
-    for attempt in range(3):
+    for _ in range(3):
         runner.run(ecomctl + ["--home", str(history_home), "generate", "--count", "300"])
         ingest_runs.append(runner.run(ecomctl + ["--home", str(history_home), "ingest"]))
     on_history = statistics.median(r.seconds for r in small_runs)
