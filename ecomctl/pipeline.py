@@ -58,10 +58,11 @@ class Pipeline:
         return self.target.warehouse()
 
     @cached_property
-    def layer_builds(self):
-        from ecomctl.builds import LayerBuilds
+    def layers(self):
+        from ecomctl.layers import Layers
 
-        return LayerBuilds(self.warehouse)
+        return Layers(self.warehouse, self.checks, self.reporter, self.sql_root,
+                      has_state=self.target.has_state)
 
     @cached_property
     def reconciler(self):
@@ -99,13 +100,13 @@ class Pipeline:
             self.settings.home.mkdir(parents=True, exist_ok=True)
             catalog = self.warehouse.ensure_catalog(create_catalog)
             if catalog is not None:
-                step.objects.append(_object(catalog))
+                step.objects.append(ObjectResult.of_statement(catalog))
             started = time.perf_counter()
             self.transport.check()
             step.objects.append(ObjectResult(
                 self.transport.source, "reachable", None, time.perf_counter() - started))
             results = migrations.apply_pending(self.warehouse, load_step("setup", self.sql_root))
-            step.objects += [_object(r) for r in results]
+            step.objects += [ObjectResult.of_statement(r) for r in results]
             step.details["applied_files"] = sorted({r.file for r in results})
             if not results:
                 step.objects.append(ObjectResult("setup SQL", "up to date", None, 0.0))
@@ -158,12 +159,12 @@ class Pipeline:
                              "with --mode client")
         kafka_names = self.target.kafka_names() if mode == "kafka" else {}  # fail before connecting
         with self._step("ingest") as step:
-            self._require_setup()
+            self.layers.require_setup()
             if mode == "kafka":
                 self._ingest_kafka(step, kafka_names)
             else:
                 self._ingest_client(step)
-            step.objects += self._build("bronze", full_refresh, self._bronze_build_files())
+            step.objects += self.layers.build("bronze", full_refresh, self._bronze_build_files())
             if step.details["expired"]:
                 self.reporter.message(f"{step.details['expired']} events expired from "
                                       f"{self.transport.source} before they were ingested")
@@ -172,24 +173,24 @@ class Pipeline:
     def transform(self, full_refresh: bool = False) -> StepResult:
         """silver (the orders changed since the last transform) then gold."""
         with self._step("transform") as step:
-            self._require_setup()
-            self._require_layer("bronze", "ingest")
+            self.layers.require_setup()
+            self.layers.require("bronze", "ingest")
             for layer in ("silver", "gold"):
-                step.objects += self._build(layer, full_refresh)
+                step.objects += self.layers.build(layer, full_refresh)
         return step
 
     def views(self, full_refresh: bool = False) -> StepResult:
         with self._step("views") as step:
-            self._require_setup()
-            self._require_layer("gold", "transform")
-            step.objects += self._build("views", full_refresh)
+            self.layers.require_setup()
+            self.layers.require("gold", "transform")
+            step.objects += self.layers.build("views", full_refresh)
             step.details["materialized_views"] = self.warehouse.SUPPORTS_MATERIALIZED_VIEWS
         return step
 
     def dashboards(self) -> StepResult:
         with self._step("dashboards") as step:
-            self._require_setup()
-            self._require_layer("views", "views")
+            self.layers.require_setup()
+            self.layers.require("views", "views")
             self.target.publisher(self.warehouse).publish(step, self.warehouse, self.sql_root)
         return step
 
@@ -263,7 +264,7 @@ class Pipeline:
 
         results = ingest_through_kafka(self.warehouse, self.transport, self.checks,
                                        load_step("kafka", self.sql_root), names)
-        step.objects += [_object(r) for r in results]
+        step.objects += [ObjectResult.of_statement(r) for r in results]
         landed = sum(r.rows or 0 for r in results if r.action == "merge")
         step.details.update(mode="kafka", source=names["source"], received=landed, landed=landed,
                             recovered_from_earlier_run=0, landing_files=0, expired=0, partitions=[])
@@ -273,83 +274,9 @@ class Pipeline:
 
         return [f for f in load_step("bronze", self.sql_root) if not f.name.startswith("bronze/00_")]
 
-    def _build(self, layer: str, full_refresh: bool, files: list | None = None) -> list[ObjectResult]:
-        """Run a layer's files; a full refresh first drops what they build (dbt's --full-refresh).
-        A layer whose SQL files changed since its last build gets one without being asked."""
-        from ecomctl.warehouse.sqlfiles import load_step
-
-        files = load_step(layer, self.sql_root) if files is None else files
-        builds = self.layer_builds
-        reason = None if full_refresh else builds.needs_full_refresh(layer, files, lambda: self._built(files))
-        if reason:
-            self.reporter.message(f"{reason}: rebuilding {layer} in full (--full-refresh)")
-        objects: list[ObjectResult] = []
-        if full_refresh or reason:
-            objects += [_object(r) for r in self.warehouse.drop_derived(files)]
-        for sql_file in files:
-            objects += [_object(r) for r in self.warehouse.run_file(sql_file)]
-        builds.record(layer, files, full_refresh=bool(full_refresh or reason))
-        return objects
-
-    def _built(self, files: list) -> bool:
-        """Whether any table or view these files build exists already (one listing per schema)."""
-        from ecomctl.warehouse.statements import derived_objects
-
-        targets = derived_objects(self.warehouse, files)
-        by_schema: dict[str, set[str]] = {}
-        for fqn in targets:
-            _, schema, name = fqn.split(".")
-            by_schema.setdefault(schema, set()).add(name)
-        return any({t.lower() for t in self.warehouse.tables(schema)} & names
-                   for schema, names in by_schema.items())
-
-    def _require_setup(self) -> None:
-        """Steps after setup need its objects, and setup SQL that matches what was applied."""
-        from ecomctl.warehouse import migrations
-        from ecomctl.warehouse.sqlfiles import load_step
-
-        raw_events = self.fqn("bronze", "raw_events")
-
-        def setup_is_current() -> None:
-            missing = EcomctlError(f"{raw_events} does not exist", hint="run `ecomctl setup` first")
-            if not self.target.has_state():  # nothing to read, and nothing to create by reading
-                raise missing
-            exists = self.warehouse.table_rows(raw_events) is not None
-            files = load_step("setup", self.sql_root)
-            statuses = migrations.status(self.warehouse, files)
-            if not exists:
-                raise missing
-            migrations.check_statuses(statuses, files)
-
-        self.checks.verify(f"stop unless {raw_events} exists and every setup file is applied "
-                           "(else: run `ecomctl setup`)", setup_is_current)
-
-    def _require_layer(self, layer: str, run_first: str) -> None:
-        """A step reads what an earlier step builds: say which step to run when it is missing."""
-        from ecomctl.warehouse.sqlfiles import load_step
-        from ecomctl.warehouse.statements import derived_objects
-
-        targets = derived_objects(self.warehouse, load_step(layer, self.sql_root))
-
-        def layer_is_built() -> None:
-            present = {f"{self.settings.catalog}.{schema}.{name.lower()}"
-                       for schema in dict.fromkeys(t.split(".")[1] for t in targets)
-                       for name in self.warehouse.tables(schema)}
-            missing = [t for t in targets if t not in present]
-            if missing:
-                raise EcomctlError(f"{missing[0]} does not exist", hint=f"run `ecomctl {run_first}` first")
-
-        self.checks.verify(f"stop unless the tables {layer} builds exist (else: run `ecomctl {run_first}`)",
-                           layer_is_built)
-
     def _step(self, name: str) -> StepTimer:
         self.target.begin_step(name)
         return StepTimer(name, STEP_DESCRIPTIONS.get(name, ""), self.reporter)
-
-
-def _object(result) -> ObjectResult:
-    return ObjectResult(result.object or f"{result.file}#{result.statement}",
-                        result.action, result.rows, result.seconds)
 
 
 def _rate(count: int, seconds: float) -> int:

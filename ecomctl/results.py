@@ -20,6 +20,12 @@ class ObjectResult:
     rows: int | None
     seconds: float
 
+    @classmethod
+    def of_statement(cls, result) -> "ObjectResult":
+        """What a warehouse statement did (a StatementResult), as a step reports it."""
+        return cls(result.object or f"{result.file}#{result.statement}", result.action, result.rows,
+                   result.seconds)
+
 
 @dataclass
 class StepResult:

@@ -12,10 +12,12 @@ import json
 import logging
 import re
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from fake_workspace import FakeWorkspace
 
+from ecomctl.builds import LAYERS, checksum
 from ecomctl.config import Settings
 from ecomctl.dashboards.definitions import load_queries
 from ecomctl.dashboards.publish import SUMMARY_QUERIES
@@ -25,6 +27,7 @@ from ecomctl.warehouse.base import single_statement
 from ecomctl.warehouse.databricks.access import HTTP_TIMEOUT_SECONDS, RETRY_TIMEOUT_SECONDS
 from ecomctl.warehouse.databricks.session import LiveSession, Outcome
 from ecomctl.warehouse.sqlfiles import load_step, render
+from ecomctl.warehouse.statements import derived_objects
 
 pytest.importorskip("databricks.sdk")
 TOKEN = "dapi-e2e-0123456789abcdef"
@@ -49,13 +52,18 @@ def local_results(tmp_path_factory):
 class SqlScript:
     """What the warehouse answers, statement by statement, with the state a workspace would keep."""
 
-    MERGE = re.compile(r"SELECT '(?P<name>[^']+)' AS name, '(?P<checksum>[0-9a-f]+)' AS checksum")
+    MERGE = re.compile(r"SELECT '(?P<name>[^']+)' AS (?:name|layer), '(?P<checksum>[0-9a-f]+)' AS checksum")
 
     def __init__(self, settings: Settings, summary_rows: dict) -> None:
         names = make_target(settings).names
         self.sent: list[str] = []
         self.checksums: dict[str, str] = {}
         self.history = [(f.version, f.name, f.checksum, None) for f in load_step("setup", SQL_ROOT)]
+        # A workspace where every step ran with these SQL files: their tables and views exist and
+        # each layer's build record matches (the materialized views' own records start empty).
+        warehouse = SimpleNamespace(names=names)
+        self.tables = {fqn for layer in LAYERS for fqn in derived_objects(warehouse, load_step(layer, SQL_ROOT))}
+        self.checksums.update({layer: checksum(load_step(layer, SQL_ROOT)) for layer in LAYERS})
         # The exact text DatabricksWarehouse.query sends for each summary query.
         self.summary = {single_statement(render(q.sql, names.as_mapping(), q.name), q.name)[0]: summary_rows[q.name]
                         for q in load_queries(SQL_ROOT) if q.name in SUMMARY_QUERIES}
@@ -72,12 +80,16 @@ class SqlScript:
         if text.startswith("SELECT checksum FROM"):
             name = text.rsplit("'", 2)[1]
             return Outcome(["checksum"], [(self.checksums[name],)] if name in self.checksums else [])
-        if text.startswith("MERGE INTO") and "_materialized_views" in text:
+        if text.startswith("CREATE MATERIALIZED VIEW"):
+            self.tables.add(text.split()[3].lower())
+        if "information_schema.tables" in text:
+            schema = text.rsplit("'", 2)[1]
+            return Outcome(["table_name"], [(fqn.split(".")[2],) for fqn in sorted(self.tables)
+                                            if fqn.split(".")[1] == schema])
+        if text.startswith("MERGE INTO") and ("_materialized_views" in text or "layer_builds" in text):
             found = self.MERGE.search(text)
             self.checksums[found["name"]] = found["checksum"]
             return Outcome(["num_affected_rows"], [(1,)])
-        if "information_schema.tables" in text:  # a fresh workspace: no layer built yet
-            return Outcome(["table_name"], [])
         if text.startswith(("SELECT", "WITH")):
             raise AssertionError(f"the script has no answer for {text[:120]!r}")
         return Outcome()
