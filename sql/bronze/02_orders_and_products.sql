@@ -71,7 +71,19 @@ LEFT JOIN (
   GROUP BY source, partition_id
 ) AS m
   ON r.source <=> m.source AND r.partition_id <=> m.partition_id
-WHERE r.reason IS NULL AND r.sequence_number > coalesce(m.merged_to, -1);
+WHERE r.reason IS NULL AND r.sequence_number > coalesce(m.merged_to, -1)
+  -- The lowest of those over every partition received (-1 for one orders has not merged yet):
+  -- a plain bound that lets the engine skip most old rows before the join.
+  AND r.sequence_number > (
+    SELECT coalesce(MIN(coalesce(o.merged_to, -1)), -1)
+    FROM (SELECT DISTINCT source, partition_id FROM ${catalog}.${bronze}.received_events) AS k
+    LEFT JOIN (
+      SELECT source, partition_id, MAX(sequence_number) AS merged_to
+      FROM ${catalog}.${bronze}.orders
+      GROUP BY source, partition_id
+    ) AS o
+      ON k.source <=> o.source AND k.partition_id <=> o.partition_id
+  );
 
 MERGE INTO ${catalog}.${bronze}.products AS t
 USING (

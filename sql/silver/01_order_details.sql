@@ -70,13 +70,29 @@ changed_products AS (
      OR NOT (p.product_name <=> a.product_name AND p.brand <=> a.brand
              AND p.category <=> a.category AND p.base_price <=> a.base_price)
 ),
+built_floor AS (
+  -- The lowest of those over every partition of bronze.orders (-1 for one not built yet): a plain
+  -- bound that lets the engine skip most old orders before the join.
+  SELECT coalesce(MIN(coalesce(b.built_to, -1)), -1) AS floor_to
+  FROM (SELECT DISTINCT source, partition_id FROM ${catalog}.${bronze}.orders) AS k
+  LEFT JOIN built AS b
+    ON k.source <=> b.source AND k.partition_id <=> b.partition_id
+),
 changed AS (
   SELECT o.*
   FROM ${catalog}.${bronze}.orders AS o
   LEFT JOIN built AS b
     ON o.source <=> b.source AND o.partition_id <=> b.partition_id
   WHERE o.sequence_number > coalesce(b.built_to, -1)
-     OR o.product_id IN (SELECT product_id FROM changed_products)
+    AND o.sequence_number > (SELECT floor_to FROM built_floor)
+  UNION ALL
+  -- the orders of a product whose catalog row changed, not already above
+  SELECT o.*
+  FROM ${catalog}.${bronze}.orders AS o
+  LEFT JOIN built AS b
+    ON o.source <=> b.source AND o.partition_id <=> b.partition_id
+  WHERE o.product_id IN (SELECT product_id FROM changed_products)
+    AND o.sequence_number <= coalesce(b.built_to, -1)
 )
 SELECT
   CAST(o.order_id AS STRING)                 AS order_id,
