@@ -22,12 +22,15 @@ def alter(home: Path, statement: str) -> None:
         con.close()
 
 
-def first_statement_line(name: str) -> int:
-    """The 1-based line of the first character that is neither blank nor a comment."""
-    for number, line in enumerate((REPO / "sql" / name).read_text().splitlines(), 1):
-        if line.strip() and not line.strip().startswith("--"):
-            return number
-    raise AssertionError(name)
+def first_statement_reading(name: str, table: str) -> tuple[int, int]:
+    """(number, line) of the file's first statement that names the table (layer.table)."""
+    from ecomctl.warehouse.sqlfiles import split_statements
+
+    layer, table_name = table.split(".")
+    for statement in split_statements((REPO / "sql" / name).read_text(), name):
+        if f"${{{layer}}}.{table_name}" in statement.text and not statement.text.startswith("CREATE TABLE IF"):
+            return statement.index, statement.line
+    raise AssertionError((name, table))
 
 
 @pytest.fixture
@@ -48,7 +51,8 @@ def test_a_failing_statement_names_file_statement_and_line(cli, home, ran, comma
     assert result.exit_code == 1
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(lines) == 1, lines
-    where = f"{sql_file}, statement 1 (line {first_statement_line(sql_file)}): "
+    number, line = first_statement_reading(sql_file, table)
+    where = f"{sql_file}, statement {number} (line {line}): "
     assert where in lines[0]
     assert f"\"{column}\"" in lines[0]  # the engine's own reason, naming the column
     assert "Traceback" not in result.output
