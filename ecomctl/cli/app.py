@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import sys
 import traceback
 from dataclasses import dataclass
@@ -10,11 +11,39 @@ from pathlib import Path
 from typing import Annotated, Any, Callable, Optional
 
 import typer
+from typer.core import TyperCommand, TyperGroup
 
 from ecomctl import __version__
+from ecomctl.cli.options import Debug, EnvFile, Home, Json, Target
+
+
+class _PlainFlags:
+    """Help that reads as the command line is typed: an on/off flag shows no value placeholder
+    (Typer draws `<bool>`), and a required argument shows as FILE, not {FILE}."""
+
+    def get_params(self, ctx: Any) -> list:
+        params = super().get_params(ctx)  # type: ignore[misc]
+        for param in params:
+            if getattr(param, "is_flag", False) and param.metavar is None:
+                param.metavar = ""
+        return params
+
+    def collect_usage_pieces(self, ctx: Any) -> list[str]:
+        pieces = super().collect_usage_pieces(ctx)  # type: ignore[misc]
+        return [re.sub(r"^\{(.+)\}", r"\1", piece) for piece in pieces]
+
+
+class EcomctlGroup(_PlainFlags, TyperGroup):
+    pass
+
+
+class EcomctlCommand(_PlainFlags, TyperCommand):
+    pass
+
 
 app = typer.Typer(
     name="ecomctl",
+    cls=EcomctlGroup,
     help="Run the e-commerce order-event pipeline: "
          "generate -> event hub -> bronze -> silver -> gold -> views -> dashboards.",
     no_args_is_help=True,
@@ -32,13 +61,32 @@ if os.environ.get("NO_COLOR"):
     typer.rich_utils.COLOR_SYSTEM = None
 
 
+def command(name: str | None = None) -> Callable:
+    """Register a command on the app, with the help layout of every ecomctl command."""
+    return app.command(name, cls=EcomctlCommand)
+
+
 @dataclass
 class GlobalOptions:
-    target: Optional[str]
-    home: Optional[Path]
-    env_file: Optional[Path]
-    json: bool
-    debug: bool
+    """The global options of one place on the command line (before or after the command)."""
+
+    target: Optional[str] = None
+    home: Optional[Path] = None
+    env_file: Optional[Path] = None
+    json: bool = False
+    debug: bool = False
+
+    def __post_init__(self) -> None:
+        self.target = getattr(self.target, "value", self.target)  # the --target choice's name
+
+    def then(self, later: "GlobalOptions") -> "GlobalOptions":
+        """These options (before the command) overridden by `later` (after it): as for any option
+        given twice, the last one on the command line wins."""
+        return GlobalOptions(
+            target=later.target if later.target is not None else self.target,
+            home=later.home if later.home is not None else self.home,
+            env_file=later.env_file if later.env_file is not None else self.env_file,
+            json=self.json or later.json, debug=self.debug or later.debug)
 
 
 def _version(value: bool) -> None:
@@ -47,26 +95,14 @@ def _version(value: bool) -> None:
         raise typer.Exit()
 
 
-def _complete_target(incomplete: str) -> list[str]:
-    from ecomctl.targets import TARGETS  # only when completing: --help stays fast
-
-    return [name for name in TARGETS if name.startswith(incomplete)]
-
-
 @app.callback()
 def main_options(
     ctx: typer.Context,
-    target: Annotated[Optional[str], typer.Option(
-        "--target", "-t", help="local (embedded event log + DuckDB) or databricks. \\[env: ECOMCTL_TARGET]",
-        show_default=False, autocompletion=_complete_target)] = None,
-    home: Annotated[Optional[Path], typer.Option(
-        "--home", help="Local state folder. \\[env: ECOMCTL_HOME; default: ./.ecomctl]",
-        show_default=False)] = None,
-    env_file: Annotated[Optional[Path], typer.Option(
-        "--env-file", help="Read settings from this file instead of ./.env.", show_default=False)] = None,
-    json_output: Annotated[bool, typer.Option(
-        "--json", help="Print one JSON report on stdout; human output goes to stderr.")] = False,
-    debug: Annotated[bool, typer.Option("--debug", help="Show the full traceback on errors.")] = False,
+    target: Target = None,
+    home: Home = None,
+    env_file: EnvFile = None,
+    json_output: Json = False,
+    debug: Debug = False,
     version: Annotated[bool, typer.Option(
         "--version", callback=_version, is_eager=True, help="Show the version and exit.")] = False,
 ) -> None:
@@ -75,12 +111,14 @@ def main_options(
 
 
 def run_command(ctx: typer.Context, command: str,
-                work: Callable[[Any, Any], tuple[list, dict | None]], dry_run: bool = False) -> None:
+                work: Callable[[Any, Any], tuple[list, dict | None]], dry_run: bool = False, *,
+                options: GlobalOptions | None = None) -> None:
     """Load settings, run `work(pipeline, console)`, render, write the run report, exit 0, 1 or 2.
 
-    `work` returns (steps, reconciliation). With `dry_run`, the pipeline records a plan instead of
-    connecting, and the plan is printed (and put in the report): the one place where the flag
-    becomes a plan, which the target turns into planned collaborators.
+    `work` returns (steps, reconciliation). `options` are the global options given after the
+    command, merged over those given before it. With `dry_run`, the pipeline records a plan
+    instead of connecting, and the plan is printed (and put in the report): the one place where
+    the flag becomes a plan, which the target turns into planned collaborators.
     """
     from ecomctl.cli.console import PipelineConsole, Scrubber
     from ecomctl.config import Settings
@@ -89,7 +127,7 @@ def run_command(ctx: typer.Context, command: str,
     from ecomctl.plan import Plan
     from ecomctl.results import RunReport, utc_now
 
-    options: GlobalOptions = ctx.obj
+    options = (ctx.obj or GlobalOptions()).then(options or GlobalOptions())
     console = PipelineConsole(to_stderr=options.json)
     console.dry_run = dry_run
     plan = Plan() if dry_run else None
