@@ -64,6 +64,13 @@ class UsageError(EcomctlError):
     """A command asked for something its target cannot do (e.g. ingest --mode kafka locally); exit 2."""
 
 
+def is_usage_error(exc: BaseException) -> bool:
+    """Whether the command line itself is at fault (exit 2): a UsageError, or a bad value of a
+    command-line option (a ConfigError against `--home`, say). A bad setting from the
+    environment or a .env file is a failed run (exit 1), reported against its variable."""
+    return isinstance(exc, UsageError) or (isinstance(exc, ConfigError) and exc.setting.startswith("-"))
+
+
 # Out of space, or over a file size limit (RLIMIT_FSIZE, a quota): the words each layer uses.
 _DISK_FULL_ERRNOS = {"ENOSPC", "EFBIG", "EDQUOT"}
 _DISK_FULL_WORDS = ("no space left on device", "file too large", "disk quota exceeded",

@@ -184,12 +184,15 @@ def test_debug_traceback_is_scrubbed(cli):
     assert secret not in result.stderr and secret not in result.stdout
 
 
-def test_home_that_is_a_file_is_a_setting_error(cli, tmp_path):
+def test_home_that_is_a_file_is_a_usage_error_from_the_flag_and_a_failure_from_the_environment(cli, tmp_path):
     not_a_folder = tmp_path / "file"
     not_a_folder.write_text("x")
     result = cli("--home", str(not_a_folder), "setup", use_home=False)
-    assert result.exit_code == 1
+    assert result.exit_code == 2  # the command line is at fault
     assert result.stderr.startswith("Error: setting --home:") and "not a folder" in result.stderr
+    result = cli("setup", use_home=False, env={"ECOMCTL_HOME": str(not_a_folder)})
+    assert result.exit_code == 1  # the run failed on a setting
+    assert result.stderr.startswith("Error: setting ECOMCTL_HOME:") and "not a folder" in result.stderr
 
 
 def test_databricks_without_a_warehouse_names_the_setting(cli):

@@ -43,7 +43,7 @@ Debug = Annotated[bool, typer.Option(
     rich_help_panel=GLOBAL_PANEL)]
 
 Count = Annotated[Optional[int], typer.Option(
-    "--count", "-n", min=0, help="Events to send. \\[env: ECOMCTL_EVENT_COUNT; default: 300]",
+    "--count", "-n", min=0, help="Events to send (0 sends none). \\[env: ECOMCTL_EVENT_COUNT; default: 300]",
     show_default=False)]
 Seed = Annotated[Optional[int], typer.Option(
     "--seed", help="Make the events reproducible: the same seed on the same day (or with the same "
