@@ -249,7 +249,28 @@ def test_github_step_summary_is_appended(cli, tmp_path):
     result = cli("run-all", "--count", "30", "--seed", "4", env={"GITHUB_STEP_SUMMARY": str(summary)})
     assert result.exit_code == 0
     text = summary.read_text()
-    assert text.startswith("### ecomctl run-all on local succeeded")
-    assert "| ingest |" in text and "| valid orders | 30 |" in text
+    assert text.startswith("### ecomctl run-all on local succeeded\n")
+    assert "| ingest | ok |" in text and "| valid orders | 30 |" in text
+
+
+def test_a_failed_runs_summary_has_a_short_heading_the_error_below_and_the_steps_that_ran(cli, home, tmp_path):
+    summary = tmp_path / "summary.md"
+    assert cli("setup").exit_code == 0
+    (home / "landing" / "broken.json").write_text("{not json\n")
+    result = cli("run-all", "--count", "5", env={"GITHUB_STEP_SUMMARY": str(summary)})
+    assert result.exit_code == 1
+    heading, blank, error, *rest = summary.read_text().splitlines()
+    assert heading == "### ecomctl run-all on local failed" and blank == ""
+    assert error.startswith("> ") and "broken.json" in error
+    table = "\n".join(rest)
+    assert "| setup | ok |" in table and "| generate | ok |" in table and "| ingest | failed |" in table
+
+    summary.unlink()
+    result = cli("run-all", env={"GITHUB_STEP_SUMMARY": str(summary), "ECOMCTL_TARGET": "nope"})
+    assert result.exit_code == 1
+    text = summary.read_text()
+    # The target is not known: the heading does not name it, and there is no empty table.
+    assert text.splitlines()[0] == "### ecomctl run-all failed" and "nope" in text.splitlines()[2]
+    assert "| step |" not in text
 
 

@@ -1,5 +1,6 @@
-"""Failures a user meets, each as one clear line (exit 1), the traceback only with --debug, and
-never a local variable or a secret in anything printed or written.
+"""Failures a user meets, each as one clear line (exit 1), the traceback only with --debug (and
+offered only for an unexpected error), and never a local variable or a secret in anything
+printed or written.
 
 Real conditions, no mocks: a damaged DuckDB file, the warehouse held open by another process, a
 disk that is full (a file size limit, RLIMIT_FSIZE, set on the ecomctl process: writes past it fail
@@ -40,6 +41,7 @@ def test_a_damaged_warehouse_file_is_one_clear_line(cli, home):
     line = _one_error_line(result.stderr)
     assert f"the DuckDB warehouse {home / 'warehouse.duckdb'} is damaged or not a DuckDB file" in line
     assert "move it away and run `ecomctl setup` and `ecomctl ingest`" in line
+    assert DEBUG_HINT not in line  # a handled failure's message is the whole story
     debug = cli("--debug", "status")
     assert debug.exit_code == 1
     assert "Traceback (most recent call last)" in debug.stderr
@@ -268,3 +270,30 @@ def test_an_unexpected_error_is_one_line_and_its_traceback_only_with_debug(cli, 
     debug = cli("--debug", "status")
     assert debug.exit_code == 1
     assert "Traceback (most recent call last)" in debug.stderr and "LINE 1: SELECT" in debug.stderr
+
+
+def test_a_long_sdk_message_is_cut_to_its_first_sentence_with_the_settings_to_check(cli, tmp_path):
+    """With only a warehouse id set, the Databricks SDK explains at length (a link, the config it
+    saw); the one line keeps what failed and names the settings to set."""
+    pytest.importorskip("databricks.sdk")
+    result = cli("--target", "databricks", "setup",
+                 env={"DATABRICKS_WAREHOUSE_ID": "abc123", "HOME": str(tmp_path)})
+    assert result.exit_code == 1
+    line = _one_error_line(result.stderr)
+    assert line.startswith("Error: cannot configure Databricks authentication for ")
+    assert "set DATABRICKS_HOST and DATABRICKS_TOKEN, or DATABRICKS_CONFIG_PROFILE" in line
+    assert "https://" not in line and "Config:" not in line and len(line) < 300
+    assert DEBUG_HINT not in line
+
+
+def test_first_sentence_cuts_only_long_lines_and_never_inside_a_name():
+    from ecomctl.errors import first_sentence
+
+    assert first_sentence("Short. Two sentences.") == "Short. Two sentences."
+    sdk = ("default auth: cannot configure default credentials, please check https://docs.example.com/"
+           "auth.html#unified to configure credentials for your preferred authentication method. "
+           "Config: warehouse_id=abc123, http_timeout_seconds=10.0. Env: DATABRICKS_WAREHOUSE_ID")
+    assert first_sentence(sdk) == "default auth: cannot configure default credentials"
+    long = "the table ecommerce.bronze.orders (version 1.2.3) failed " * 4 + "here. And then more"
+    assert first_sentence(long) == long.split(". And")[0].rstrip(".")
+    assert first_sentence(RuntimeError("line one\nline two")) == "line one"

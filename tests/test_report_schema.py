@@ -96,7 +96,7 @@ def test_status_and_failed_reports_validate(cli, home, tmp_path):
     validate(report)
     assert report["ok"] is False and "broken.json" in report["error"]
     assert report["steps"][-1]["step"] == "ingest"
-    assert summary.read_text().startswith("### ecomctl ingest on local failed: ")
+    assert summary.read_text().startswith("### ecomctl ingest on local failed\n\n> ")
 
     unreadable = cli("--json", "status", env={"ECOMCTL_CATALOG": "not-an-identifier"})
     assert unreadable.exit_code == 1

@@ -77,7 +77,8 @@ def test_a_signal_during_generate_stops_it_cleanly(home, tmp_path, sig, code, wo
     (written,) = (home / "runs").glob("*_generate.json")
     assert json.loads(written.read_text())["error"] == report["error"]
     summary = (tmp_path / "summary.md").read_text()
-    assert report["error"] in summary and "| generate |" in summary
+    assert summary.startswith("### ecomctl generate on local failed\n")
+    assert f"> {report['error']}" in summary and "| generate | failed |" in summary
 
 
 def test_a_killed_ecomctl_leaves_no_child_behind(home, tmp_path):

@@ -178,6 +178,7 @@ def _failed(exc: Exception, options: GlobalOptions, report, console, errors) -> 
     """One line for a failure; the traceback with --debug; the exit code (see the module doc)."""
     from ecomctl.errors import EcomctlError, describe_os_error, first_line, is_usage_error
 
+    expected = isinstance(exc, (EcomctlError, OSError))
     if isinstance(exc, EcomctlError):
         message = str(exc)  # a handled failure is its own message
     elif isinstance(exc, OSError):
@@ -192,7 +193,8 @@ def _failed(exc: Exception, options: GlobalOptions, report, console, errors) -> 
     report.ok, report.error = False, errors.scrub(message)
     if options.debug:
         _print_traceback(errors.scrub)
-    errors.error(message, debug_hint=not options.debug)
+    # The traceback is worth offering only where the message is not the whole story.
+    errors.error(message, debug_hint=not expected and not options.debug)
     return 2 if is_usage_error(exc) else 1
 
 
@@ -272,9 +274,12 @@ def _github_summary(report, scrub: Callable[[str], str]) -> None:
     if not path:
         return
     from ecomctl.cli.summary import markdown_summary
+    from ecomctl.targets import TARGETS
+
+    target_known = report.target in TARGETS  # not "?" (no settings) nor an unknown name
 
     try:
         with open(path, "a", encoding="utf-8") as handle:
-            handle.write(scrub(markdown_summary(report)))
+            handle.write(scrub(markdown_summary(report, target_known=target_known)))
     except OSError:
         pass
