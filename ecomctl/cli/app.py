@@ -128,7 +128,7 @@ def run_command(ctx: typer.Context, command: str,
     the flag becomes a plan, which the target turns into planned collaborators.
     """
     from ecomctl.cli.console import PipelineConsole, Scrubber
-    from ecomctl.cli.signals import stop_signals
+    from ecomctl.cli.signals import StopAtBatches, stop_signals
     from ecomctl.config import Settings
     from ecomctl.pipeline import Pipeline
     from ecomctl.plan import Plan
@@ -152,7 +152,7 @@ def run_command(ctx: typer.Context, command: str,
             console.scrub = errors.scrub = scrub
             report.target, report.home = settings.target, str(settings.home)
             report.settings = settings.public()
-            with Pipeline(settings, reporter=console, plan=plan) as pipeline:
+            with Pipeline(settings, reporter=StopAtBatches(console, stop), plan=plan) as pipeline:
                 steps, reconciliation = work(pipeline, console)
             report.steps, report.reconciliation = steps, reconciliation
             if plan is not None:
