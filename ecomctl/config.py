@@ -205,7 +205,8 @@ class Settings:
 
     @property
     def warehouse_path(self) -> Path:
-        return self.home / "warehouse.duckdb"
+        # Named after the catalog: `duckdb <file>` then knows the tables by the names ecomctl prints.
+        return self.home / f"{self.catalog}.duckdb"
 
     @property
     def landing_dir(self) -> Path:

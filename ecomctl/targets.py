@@ -104,7 +104,10 @@ class LocalTarget(Target):
         DuckDBWarehouse.check_catalog(self.settings.catalog, self.settings.origin("catalog"))
 
     def has_state(self) -> bool:
-        return self.settings.warehouse_path.exists()
+        from ecomctl.warehouse.duckdb.session import LEGACY_FILE_NAME
+
+        path = self.settings.warehouse_path
+        return path.exists() or path.with_name(LEGACY_FILE_NAME).exists()
 
     def transport(self):
         s = self.settings

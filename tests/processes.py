@@ -90,7 +90,7 @@ def warehouse_counts(home: Path) -> dict:
     """Read bronze with a connection of our own (read only): exact facts, not ecomctl's summary."""
     import duckdb
 
-    con = duckdb.connect(str(home / "warehouse.duckdb"), read_only=True)
+    con = duckdb.connect(str(home / "ecommerce.duckdb"), read_only=True)
     try:
         q = lambda sql: con.execute(sql).fetchall()  # noqa: E731
         return {

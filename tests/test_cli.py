@@ -28,7 +28,7 @@ TABLES = [
 
 def snapshot(home: Path) -> dict[str, list[tuple]]:
     """Every table's rows, sorted, from the DuckDB file (raw_events without its landing columns)."""
-    con = duckdb.connect(str(home / "warehouse.duckdb"), read_only=True)
+    con = duckdb.connect(str(home / "ecommerce.duckdb"), read_only=True)
     try:
         out = {}
         for table in TABLES:
@@ -42,7 +42,7 @@ def snapshot(home: Path) -> dict[str, list[tuple]]:
 
 
 def count(home: Path, table: str) -> int:
-    con = duckdb.connect(str(home / "warehouse.duckdb"), read_only=True)
+    con = duckdb.connect(str(home / "ecommerce.duckdb"), read_only=True)
     try:
         return con.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
     finally:
@@ -274,3 +274,21 @@ def test_a_failed_runs_summary_has_a_short_heading_the_error_below_and_the_steps
     assert "| step |" not in text
 
 
+
+
+def test_the_warehouse_file_is_named_after_the_catalog_and_an_old_home_is_renamed(cli, home):
+    """DuckDB names a database after its file: `duckdb <home>/shop.duckdb` knows shop.bronze.orders,
+    the name ecomctl prints. A home from before keeps warehouse.duckdb until a command writes."""
+    env = {"ECOMCTL_CATALOG": "shop"}
+    assert cli("run-all", "--count", "20", env=env).exit_code == 0
+    assert (home / "shop.duckdb").exists() and not (home / "warehouse.duckdb").exists()
+    con = duckdb.connect(str(home / "shop.duckdb"), read_only=True)
+    assert con.execute("SELECT COUNT(*) FROM shop.bronze.orders").fetchone() == (20,)
+    con.close()
+
+    (home / "shop.duckdb").rename(home / "warehouse.duckdb")
+    assert cli("ingest", env=env).exit_code == 0
+    assert (home / "shop.duckdb").exists() and not (home / "warehouse.duckdb").exists()
+    con = duckdb.connect(str(home / "shop.duckdb"), read_only=True)
+    assert con.execute("SELECT COUNT(*) FROM shop.bronze.orders").fetchone() == (20,)
+    con.close()

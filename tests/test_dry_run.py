@@ -151,7 +151,7 @@ def test_local_dry_run_prints_the_sql_and_creates_nothing(cli, home):
     assert plan[-1]["kind"] == "write" and plan[-1]["text"].endswith("index.html: the HTML dashboard "
                                                                       "of the ten queries")
     assert "dry run:" in result.stderr and "[setup] sql:" in result.stderr
-    assert not (home / "warehouse.duckdb").exists() and not (home / "eventhub.db").exists()
+    assert not (home / "ecommerce.duckdb").exists() and not (home / "eventhub.db").exists()
     assert not (home / "landing").exists()
     for entry in plan:
         if entry["kind"] == "sql":
@@ -163,7 +163,7 @@ def test_every_command_takes_dry_run(cli, home):
         result = cli(command, "--dry-run")
         assert result.exit_code == 0, (command, result.stderr)
         assert "dry run:" in result.stdout
-    assert not (home / "warehouse.duckdb").exists()
+    assert not (home / "ecommerce.duckdb").exists()
 
 
 @pytest.mark.parametrize("target", ["local", "databricks"])
@@ -180,7 +180,7 @@ def test_send_dry_run_plans_the_send_and_reads_nothing(cli, home, tmp_path, targ
     assert [e["kind"] for e in report["plan"]] == ["send"]
     assert f"each line of {lines}" in report["plan"][0]["text"]
     assert report["steps"][0]["details"]["events"] == 0
-    assert not (home / "eventhub.db").exists() and not (home / "warehouse.duckdb").exists()
+    assert not (home / "eventhub.db").exists() and not (home / "ecommerce.duckdb").exists()
     # standard input is left unread
     stdin = CliRunner().invoke(app, ["--home", str(home), "--target", target, "send", "-", "--dry-run"],
                                input='{"n": 1}\n')

@@ -35,11 +35,11 @@ def _one_error_line(stderr: str) -> str:
 
 def test_a_damaged_warehouse_file_is_one_clear_line(cli, home):
     assert cli("setup").exit_code == 0
-    (home / "warehouse.duckdb").write_bytes(os.urandom(300_000))
+    (home / "ecommerce.duckdb").write_bytes(os.urandom(300_000))
     result = cli("status")
     assert result.exit_code == 1
     line = _one_error_line(result.stderr)
-    assert f"the DuckDB warehouse {home / 'warehouse.duckdb'} is damaged or not a DuckDB file" in line
+    assert f"the DuckDB warehouse {home / 'ecommerce.duckdb'} is damaged or not a DuckDB file" in line
     assert "move it away and run `ecomctl setup` and `ecomctl ingest`" in line
     assert DEBUG_HINT not in line  # a handled failure's message is the whole story
     debug = cli("--debug", "status")
@@ -50,7 +50,7 @@ def test_a_damaged_warehouse_file_is_one_clear_line(cli, home):
 
 def test_a_truncated_warehouse_file_is_one_clear_line(cli, home):
     assert cli("run-all", "--count", "50", "--seed", "1").exit_code == 0
-    path = home / "warehouse.duckdb"
+    path = home / "ecommerce.duckdb"
     with open(path, "r+b") as handle:
         handle.truncate(path.stat().st_size // 3)
     result = cli("ingest")
@@ -58,14 +58,14 @@ def test_a_truncated_warehouse_file_is_one_clear_line(cli, home):
     line = _one_error_line(result.stderr)
     # found on open, or only when a statement reads the missing part (then the statement is named)
     assert "is damaged or not a DuckDB file" in line or "the warehouse file looks damaged" in line
-    assert "restore warehouse.duckdb from a backup" in line
+    assert "restore ecommerce.duckdb from a backup" in line
 
 
 def test_a_warehouse_held_by_another_program_names_its_pid(cli, home):
     assert cli("setup").exit_code == 0
     holder = subprocess.Popen(
         [sys.executable, "-c", "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); "
-         "print('open', flush=True); time.sleep(60)", str(home / "warehouse.duckdb")],
+         "print('open', flush=True); time.sleep(60)", str(home / "ecommerce.duckdb")],
         stdout=subprocess.PIPE)
     try:
         assert holder.stdout.readline().strip() == b"open"
@@ -113,7 +113,7 @@ def test_a_full_disk_is_one_clear_line_and_the_rerun_loses_nothing(tmp_path):
     assert not [p for p in (home / "landing").iterdir() if p.name.endswith(".tmp")]
 
     # Room for landing files, none for the warehouse to grow: the failing statement is named.
-    size = (home / "warehouse.duckdb").stat().st_size + 32 * 1024
+    size = (home / "ecommerce.duckdb").stat().st_size + 32 * 1024
     warehouse = _with_file_size_limit(size, home, "ingest", env=clean_env(ECOMCTL_INGEST_BATCH="100"))
     assert warehouse.returncode == 1
     line = _one_error_line(warehouse.stderr.decode())
@@ -237,7 +237,7 @@ def test_no_secret_in_any_output_log_report_or_file(tmp_path):
                          env={**env, **DATABRICKS, **kafka}, timeout=60)
             assert failed.returncode == 1, (args, failed.stderr.decode()[-2000:])
             printed.append(failed.stdout + failed.stderr)
-    (home / "warehouse.duckdb").write_bytes(b"not a database" * 1000)
+    (home / "ecommerce.duckdb").write_bytes(b"not a database" * 1000)
     for args in (("--debug", "status"), ("--debug", "--json", "run-all", "--count", "5")):
         failed = run(home, *args, env=env)
         assert failed.returncode == 1 and b"Traceback" in failed.stderr

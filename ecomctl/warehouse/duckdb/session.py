@@ -1,8 +1,10 @@
 """The two sessions of the local warehouse: the DuckDB file, or a dry run's plan.
 
 `LiveSession` opens the file (attached under the configured catalog name, so
-`catalog.schema.table` works as on Unity Catalog) and runs each Databricks statement translated by
-dialect.py. Statements DuckDB has no equivalent for are carried out here:
+`catalog.schema.table` works as on Unity Catalog; the file is named after the catalog too,
+`<catalog>.duckdb`, so the `duckdb` CLI opening it directly knows the same names) and runs
+each Databricks statement translated by dialect.py. Statements DuckDB has no equivalent for are
+carried out here:
 - COPY INTO from a Volume path: copy_into.py;
 - CREATE VOLUME: creates the landing folder; CREATE CATALOG / USE CATALOG: the configured one only;
 - CREATE MATERIALIZED VIEW: a table built by CTAS whose definition is kept in
@@ -29,6 +31,10 @@ from ecomctl.warehouse.statements import classify, select_names
 
 if TYPE_CHECKING:  # pragma: no cover
     from ecomctl.plan import Plan
+
+
+# Where homes made before the file was named after the catalog keep it; a writer renames it.
+LEGACY_FILE_NAME = "warehouse.duckdb"
 
 
 class LiveSession:
@@ -64,6 +70,7 @@ class LiveSession:
 
             self._lock = ProcessLock(self.path.with_name("warehouse.lock"),
                                      f"the warehouse {self.path}").acquire(self.lock_wait, self.on_wait)
+        path = self._file()
         try:
             con = duckdb.connect(":memory:")
             con.execute("SET TimeZone = 'UTC'")  # Databricks TIMESTAMPs are UTC instants
@@ -75,11 +82,24 @@ class LiveSession:
             con.execute(f"SET temp_directory = {literal(str(self.path) + '.tmp')}")
             if self.threads:
                 con.execute(f"SET threads = {int(self.threads)}")
-            con.execute(f"ATTACH {literal(str(self.path))} AS {ident(self.names.catalog)}")
+            con.execute(f"ATTACH {literal(str(path))} AS {ident(self.names.catalog)}")
             con.execute(f"USE {ident(self.names.catalog)}")
         except duckdb.Error as exc:
-            raise open_error(self.path, exc) from None
+            self.close()
+            raise open_error(path, exc) from None
         return con
+
+    def _file(self) -> Path:
+        """The file to open: `<catalog>.duckdb`, after a writer renamed a home's legacy
+        warehouse.duckdb to it (under the lock, so no other ecomctl process has it open)."""
+        legacy = self.path.with_name(LEGACY_FILE_NAME)
+        if self.path.exists() or legacy == self.path or not legacy.exists():
+            return self.path
+        for suffix in ("", ".wal"):
+            source = legacy.with_name(legacy.name + suffix)
+            if source.exists():
+                source.rename(self.path.with_name(self.path.name + suffix))
+        return self.path
 
     def close(self) -> None:
         try:
