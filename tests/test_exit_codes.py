@@ -45,6 +45,8 @@ CASES = {
         (["status", "--env-file", "missing.env"], {}),
         (["status", "--env-file", "."], {}),  # a folder
         (["ingest", "--mode", "kafka"], {}),  # the local target cannot
+        (["query", "DELETE FROM ecommerce.bronze.orders"], {}),
+        (["query", "SELECT 1; SELECT 2"], {}),
         (["--home", "a-file", "status"], {}),
     ],
 }

@@ -74,3 +74,5 @@ def test_help_shows_no_value_for_flags_choices_and_defaults(cli):
     assert re.search(r"--seed .*\[default: none", generate)
     send = cli("send", "--help", use_home=False, env=env).stdout
     assert "Usage: ecomctl send [OPTIONS] FILE" in send and "{FILE}" not in send
+    query = cli("query", "--help", use_home=False, env=env).stdout
+    assert "Usage: ecomctl query [OPTIONS] SQL" in query and re.search(r"--limit .*\[default: 50\]", query)

@@ -21,7 +21,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
-from ecomctl.errors import SqlError, first_line
+from ecomctl.errors import SqlError, WarehouseError, first_line
 from ecomctl.warehouse import dialect
 from ecomctl.warehouse.base import Names, QueryResult
 from ecomctl.warehouse.duckdb.copy_into import copy_into
@@ -38,12 +38,14 @@ LEGACY_FILE_NAME = "warehouse.duckdb"
 
 
 class LiveSession:
-    """The DuckDB file, opened on first use and held until close."""
+    """The DuckDB file, opened on first use and held until close. `read_only`: opened for reading
+    only, under a shared lock that readers hold together (a writer waits for them)."""
 
     def __init__(self, path: Path, names: Names, *, volumes_root: Path, memory_limit: str = "600MB",
                  threads: int | None = None, lock_wait: float | None = None,
-                 on_wait: Callable[[str], None] | None = None) -> None:
+                 on_wait: Callable[[str], None] | None = None, read_only: bool = False) -> None:
         self.path = path
+        self.read_only = read_only
         self.names = names
         self.volumes_root = volumes_root
         self.memory_limit = memory_limit
@@ -69,7 +71,8 @@ class LiveSession:
             from ecomctl.locking import ProcessLock
 
             self._lock = ProcessLock(self.path.with_name("warehouse.lock"),
-                                     f"the warehouse {self.path}").acquire(self.lock_wait, self.on_wait)
+                                     f"the warehouse {self.path}").acquire(self.lock_wait, self.on_wait,
+                                                                           shared=self.read_only)
         path = self._file()
         try:
             con = duckdb.connect(":memory:")
@@ -82,7 +85,8 @@ class LiveSession:
             con.execute(f"SET temp_directory = {literal(str(self.path) + '.tmp')}")
             if self.threads:
                 con.execute(f"SET threads = {int(self.threads)}")
-            con.execute(f"ATTACH {literal(str(path))} AS {ident(self.names.catalog)}")
+            mode = " (READ_ONLY)" if self.read_only else ""
+            con.execute(f"ATTACH {literal(str(path))} AS {ident(self.names.catalog)}{mode}")
             con.execute(f"USE {ident(self.names.catalog)}")
         except duckdb.Error as exc:
             self.close()
@@ -94,7 +98,13 @@ class LiveSession:
         warehouse.duckdb to it (under the lock, so no other ecomctl process has it open)."""
         legacy = self.path.with_name(LEGACY_FILE_NAME)
         if self.path.exists() or legacy == self.path or not legacy.exists():
+            if self.read_only and not self.path.exists():
+                self.close()
+                raise WarehouseError(f"the warehouse {self.path} does not exist yet",
+                                     hint="run `ecomctl setup` and `ecomctl ingest` first")
             return self.path
+        if self.read_only:
+            return legacy  # a reader changes nothing; the next writer renames it
         for suffix in ("", ".wal"):
             source = legacy.with_name(legacy.name + suffix)
             if source.exists():
