@@ -63,7 +63,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("gold_schema", "ECOMCTL_GOLD_SCHEMA", "gold", "Schema for the gold tables and the materialized views.", "general", "identifier"),
     Setting("meta_schema", "ECOMCTL_META_SCHEMA", "ecomctl_meta", "Schema for ecomctl's own bookkeeping (applied SQL versions, loaded files).", "general", "identifier"),
     Setting("volume", "ECOMCTL_VOLUME", "landing", "Volume (in the bronze schema) that receives landing files; locally $ECOMCTL_HOME/landing.", "general", "identifier"),
-    Setting("event_count", "ECOMCTL_EVENT_COUNT", 300, "Events sent by generate and run-all when --count is not given.", "general", "int"),
+    Setting("event_count", "ECOMCTL_EVENT_COUNT", 300, "Events sent by generate and run-all when --count is not given (0 sends none, as --count 0 does).", "general", "int", minimum=0),
     Setting("ingest_batch", "ECOMCTL_INGEST_BATCH", 100_000, "Most events per landing file (one read, one file, one load).", "general", "int"),
     # -- local target ----------------------------------------------------
     Setting("partitions", "ECOMCTL_PARTITIONS", 4, "Partitions of the embedded event log (fixed when the log is created).", "local", "int"),
@@ -209,7 +209,8 @@ class Settings:
 
     @property
     def warehouse_path(self) -> Path:
-        return self.home / "warehouse.duckdb"
+        # Named after the catalog: `duckdb <file>` then knows the tables by the names ecomctl prints.
+        return self.home / f"{self.catalog}.duckdb"
 
     @property
     def landing_dir(self) -> Path:

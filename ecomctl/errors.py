@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 
 class EcomctlError(Exception):
     """A failure the user can act on; the CLI prints it as one line and exits 1."""
@@ -64,6 +66,13 @@ class UsageError(EcomctlError):
     """A command asked for something its target cannot do (e.g. ingest --mode kafka locally); exit 2."""
 
 
+def is_usage_error(exc: BaseException) -> bool:
+    """Whether the command line itself is at fault (exit 2): a UsageError, or a bad value of a
+    command-line option (a ConfigError against `--home`, say). A bad setting from the
+    environment or a .env file is a failed run (exit 1), reported against its variable."""
+    return isinstance(exc, UsageError) or (isinstance(exc, ConfigError) and exc.setting.startswith("-"))
+
+
 # Out of space, or over a file size limit (RLIMIT_FSIZE, a quota): the words each layer uses.
 _DISK_FULL_ERRNOS = {"ENOSPC", "EFBIG", "EDQUOT"}
 _DISK_FULL_WORDS = ("no space left on device", "file too large", "disk quota exceeded",
@@ -89,6 +98,21 @@ def describe_os_error(exc: OSError) -> str:
     if is_disk_full(exc):
         return f"cannot write{where}: {reason} ({DISK_FULL_HINT})"
     return f"file system error on{where or ' a file'}: {reason}"
+
+
+# The tail SDK messages add after what went wrong: where to read more, which the hint replaces.
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z(])|,\s+(?i:please)\s")
+
+
+def first_sentence(value: "BaseException | str", longer_than: int = 120) -> str:
+    """The first line of an error (as first_line), cut to its first sentence when it is longer
+    than `longer_than` characters: an SDK's message can run to hundreds of characters of advice
+    and echoed configuration, where ecomctl's own hint names the settings to check."""
+    line = first_line(value)
+    if len(line) <= longer_than:
+        return line
+    found = _SENTENCE_END.search(line)
+    return line[: found.start()].rstrip(" .,;:") if found else line
 
 
 def first_line(value: "BaseException | str") -> str:

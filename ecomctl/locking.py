@@ -31,8 +31,10 @@ class ProcessLock:
         self.what = what
         self._handle = None
 
-    def acquire(self, wait_seconds: float,
-                on_wait: Callable[[str], None] | None = None) -> "ProcessLock":
+    def acquire(self, wait_seconds: float, on_wait: Callable[[str], None] | None = None, *,
+                shared: bool = False) -> "ProcessLock":
+        """Take the lock, waiting up to `wait_seconds`. A `shared` lock (a reader's) is held by any
+        number of readers at once and only waits for a writer, which waits for all of them."""
         try:
             import fcntl
         except ImportError:  # Windows: DuckDB's own file lock still keeps the data safe
@@ -43,12 +45,15 @@ class ProcessLock:
         told = False
         while True:
             try:
-                fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                fcntl.flock(handle.fileno(), (fcntl.LOCK_SH if shared else fcntl.LOCK_EX) | fcntl.LOCK_NB)
                 break
             except BlockingIOError:
                 holder = _holder(handle)
                 if time.monotonic() >= deadline:
                     handle.close()
+                    if shared and wait_seconds <= 0:  # a reader that must not wait: a writer holds it
+                        raise LockTimeout(f"another ecomctl process ({holder}) is writing {self.what}",
+                                          hint="run this again when it has finished") from None
                     raise LockTimeout(
                         f"another ecomctl process ({holder}) is using {self.what}; "
                         f"gave up after waiting {wait_seconds:g}s",

@@ -118,9 +118,13 @@ class Pipeline:
 
         count = self.settings.event_count if count is None else count
         with self._step("generate") as step:
-            sent = self.transport.send(
-                OrderEvents(count, seed, as_of),
-                on_progress=lambda n, nbytes: self.reporter.progress("generate", n, count, nbytes))
+            step.details.update(requested=count, events=0, bytes=0)
+
+            def progress(n: int, nbytes: int) -> None:
+                step.details.update(events=n, bytes=nbytes)  # what a stopped run has sent
+                self.reporter.progress("generate", n, count, nbytes)
+
+            sent = self.transport.send(OrderEvents(count, seed, as_of), on_progress=progress)
             step.objects.append(ObjectResult(self.transport.source, "send", sent.events, sent.seconds))
             step.details.update(events=sent.events, batches=sent.batches, bytes=sent.bytes,
                                 seconds=round(sent.seconds, 3),

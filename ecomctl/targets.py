@@ -60,7 +60,8 @@ class Target:
     def transport(self):
         raise NotImplementedError
 
-    def warehouse(self) -> "Warehouse":
+    def warehouse(self, read_only: bool = False) -> "Warehouse":
+        """`read_only`: for a command that only reads (query), which must not wait behind a writer."""
         raise NotImplementedError
 
     def publisher(self, warehouse: "Warehouse"):
@@ -104,7 +105,10 @@ class LocalTarget(Target):
         DuckDBWarehouse.check_catalog(self.settings.catalog, self.settings.origin("catalog"))
 
     def has_state(self) -> bool:
-        return self.settings.warehouse_path.exists()
+        from ecomctl.warehouse.duckdb.session import LEGACY_FILE_NAME
+
+        path = self.settings.warehouse_path
+        return path.exists() or path.with_name(LEGACY_FILE_NAME).exists()
 
     def transport(self):
         s = self.settings
@@ -118,16 +122,20 @@ class LocalTarget(Target):
         return EmbeddedEventLog(s.eventlog_path, partitions=s.partitions, hub=s.eventhub_name,
                                 retention=retention)
 
-    def warehouse(self) -> "Warehouse":
+    def warehouse(self, read_only: bool = False) -> "Warehouse":
         from ecomctl.warehouse.duckdb import DuckDBWarehouse
 
         s = self.settings
         if self.plan is not None:
             return DuckDBWarehouse.planned(self.names, self.plan, volumes_root=s.landing_dir)
         reporter = self.reporter
+        # A reader shares the lock with other readers and fails at once if a writer holds it: a
+        # DuckDB file being written cannot be read from another process.
         return DuckDBWarehouse(s.warehouse_path, self.names, volumes_root=s.landing_dir,
-                               memory_limit=s.duckdb_memory_limit, lock_wait=s.lock_wait,
-                               on_wait=reporter.message if reporter is not None else None)
+                               memory_limit=s.duckdb_memory_limit,
+                               lock_wait=0 if read_only else s.lock_wait,
+                               on_wait=reporter.message if reporter is not None else None,
+                               read_only=read_only)
 
     def publisher(self, warehouse: "Warehouse"):
         from ecomctl.dashboards.publish import HtmlDashboard, PlannedHtmlDashboard
@@ -152,9 +160,10 @@ class DatabricksTarget(Target):
 
         return EventHubsTransport(EventHubsConfig.from_settings(self.settings))
 
-    def warehouse(self) -> "Warehouse":
+    def warehouse(self, read_only: bool = False) -> "Warehouse":
         """Its settings are checked here, when a step first needs it. A plan needs no
-        credentials: missing warehouse settings show as <SETTING> in the plan."""
+        credentials: missing warehouse settings show as <SETTING> in the plan. A Databricks SQL
+        session has no read-only mode: `read_only` changes nothing (query refuses writes itself)."""
         from ecomctl.warehouse.databricks import DatabricksAccess, DatabricksWarehouse
 
         s = self.settings

@@ -123,10 +123,19 @@ def cli_group():
 
 
 def documented_params(command) -> list:
-    """The parameters a reader needs documented: arguments and visible options, not --help."""
+    """The parameters a reader needs documented: arguments and visible options, not --help; for
+    a command, not the global options either (they are documented once, with the app's own)."""
+    is_group = hasattr(command, "commands")
     return [p for p in command.params
             if not getattr(p, "hidden", False)
-            and not (p.param_type_name == "option" and p.opts[0] in _SKIPPED_OPTIONS)]
+            and not (p.param_type_name == "option" and p.opts[0] in _SKIPPED_OPTIONS)
+            and (is_group or not _is_global(p))]
+
+
+def _is_global(param) -> bool:
+    from ecomctl.cli.options import GLOBAL_PANEL
+
+    return getattr(param, "rich_help_panel", None) == GLOBAL_PANEL
 
 
 def options_table(command) -> str:

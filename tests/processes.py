@@ -37,9 +37,9 @@ def command(home: Path, *args: str) -> list[str]:
 
 
 def run(home: Path, *args: str, env: dict | None = None, timeout: float = 300,
-        input: bytes | None = None) -> subprocess.CompletedProcess:
+        input: bytes | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess:
     return subprocess.run(command(home, *args), env=env or clean_env(), capture_output=True,
-                          timeout=timeout, input=input)
+                          timeout=timeout, input=input, cwd=cwd)
 
 
 def start(home: Path, *args: str, env: dict | None = None) -> subprocess.Popen:
@@ -90,7 +90,7 @@ def warehouse_counts(home: Path) -> dict:
     """Read bronze with a connection of our own (read only): exact facts, not ecomctl's summary."""
     import duckdb
 
-    con = duckdb.connect(str(home / "warehouse.duckdb"), read_only=True)
+    con = duckdb.connect(str(home / "ecommerce.duckdb"), read_only=True)
     try:
         q = lambda sql: con.execute(sql).fetchall()  # noqa: E731
         return {
@@ -128,3 +128,45 @@ def wait_for(predicate, timeout: float = 30.0, interval: float = 0.05) -> bool:
             return True
         time.sleep(interval)
     return False
+
+
+def child_pids(pid: int) -> set[int]:
+    """The processes whose parent is `pid`, from /proc (Linux)."""
+    children = set()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        # pid (comm) state ppid ...: comm may hold spaces and parentheses, so split after the last ')'
+        if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+            children.add(int(entry.name))
+    return children
+
+
+def alive(pid: int) -> bool:
+    """Whether `pid` runs (a zombie, dead but not yet reaped, does not count)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    except OSError:  # no /proc: ask the kernel
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        return True
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def events_in_log(home: Path) -> int:
+    """How many events the embedded event log holds, read through its own API."""
+    from ecomctl.events.eventlog import EmbeddedEventLog
+
+    log = EmbeddedEventLog(home / "eventhub.db", retention=None)
+    try:
+        return sum(log.partition_state(p).last_sequence_number + 1 for p in log.partition_ids())
+    finally:
+        log.close()

@@ -1,4 +1,4 @@
-"""The CI files a user copies: the example GitHub workflow and .ci/run."""
+"""The CI files: the example pipeline workflow a user copies, the tests workflow, and .ci/run."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from ecomctl.config import SETTINGS
 
 REPO = Path(__file__).resolve().parents[1]
 WORKFLOW = REPO / ".github" / "workflows" / "pipeline.yml"
+TESTS_WORKFLOW = REPO / ".github" / "workflows" / "tests.yml"
 SECRETS = ["EVENTHUB_CONNECTION_STRING", "DATABRICKS_HOST", "DATABRICKS_TOKEN", "DATABRICKS_WAREHOUSE_ID"]
 
 
@@ -66,3 +67,22 @@ def test_ci_run_requires_the_browser_and_runs_the_readme_test_command():
     assert test_command == "pip install '.[test]' && python -m pytest -q"
     readme = (REPO / "README.md").read_text()
     assert test_command in readme.split("\n## ", 1)[0], "the README's first lines carry another test command"
+
+
+def test_the_tests_workflow_runs_on_push_what_ci_runs():
+    """tests.yml runs .ci/run (the README's test command in a fresh virtual environment, the
+    browser test required) on every push and pull request, on the lowest supported Python too."""
+    workflow = yaml.safe_load(TESTS_WORKFLOW.read_text())
+    triggers = workflow.get("on", workflow.get(True))  # YAML 1.1 reads a bare `on` as true
+    assert "push" in triggers and "pull_request" in triggers
+    assert workflow["permissions"] == {"contents": "read"}
+    (job,) = workflow["jobs"].values()
+    runs = [s["run"] for s in job["steps"] if "run" in s]
+    assert runs == ["bash .ci/run"]
+    assert any(s.get("uses", "").startswith("actions/checkout@") for s in job["steps"])
+    # .ci/run installs Debian's chromium when it is missing: the job runs in a Debian image.
+    assert job["container"] == "python:${{ matrix.python }}-bookworm"
+    pythons = job["strategy"]["matrix"]["python"]
+    floor = re.search(r'requires-python = ">=(\d+\.\d+)"', (REPO / "pyproject.toml").read_text())[1]
+    assert floor in pythons
+    assert "timeout-minutes" in job

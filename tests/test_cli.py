@@ -28,7 +28,7 @@ TABLES = [
 
 def snapshot(home: Path) -> dict[str, list[tuple]]:
     """Every table's rows, sorted, from the DuckDB file (raw_events without its landing columns)."""
-    con = duckdb.connect(str(home / "warehouse.duckdb"), read_only=True)
+    con = duckdb.connect(str(home / "ecommerce.duckdb"), read_only=True)
     try:
         out = {}
         for table in TABLES:
@@ -42,7 +42,7 @@ def snapshot(home: Path) -> dict[str, list[tuple]]:
 
 
 def count(home: Path, table: str) -> int:
-    con = duckdb.connect(str(home / "warehouse.duckdb"), read_only=True)
+    con = duckdb.connect(str(home / "ecommerce.duckdb"), read_only=True)
     try:
         return con.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
     finally:
@@ -187,12 +187,15 @@ def test_debug_traceback_is_scrubbed(cli):
     assert secret not in result.stderr and secret not in result.stdout
 
 
-def test_home_that_is_a_file_is_a_setting_error(cli, tmp_path):
+def test_home_that_is_a_file_is_a_usage_error_from_the_flag_and_a_failure_from_the_environment(cli, tmp_path):
     not_a_folder = tmp_path / "file"
     not_a_folder.write_text("x")
     result = cli("--home", str(not_a_folder), "setup", use_home=False)
-    assert result.exit_code == 1
+    assert result.exit_code == 2  # the command line is at fault
     assert result.stderr.startswith("Error: setting --home:") and "not a folder" in result.stderr
+    result = cli("setup", use_home=False, env={"ECOMCTL_HOME": str(not_a_folder)})
+    assert result.exit_code == 1  # the run failed on a setting
+    assert result.stderr.startswith("Error: setting ECOMCTL_HOME:") and "not a folder" in result.stderr
 
 
 def test_databricks_without_a_warehouse_names_the_setting(cli):
@@ -249,10 +252,49 @@ def test_github_step_summary_is_appended(cli, tmp_path):
     result = cli("run-all", "--count", "30", "--seed", "4", env={"GITHUB_STEP_SUMMARY": str(summary)})
     assert result.exit_code == 0
     text = summary.read_text()
-    assert text.startswith("### ecomctl run-all on local succeeded")
-    assert "| ingest |" in text and "| valid orders | 30 |" in text
+    assert text.startswith("### ecomctl run-all on local succeeded\n")
+    assert "| ingest | ok |" in text and "| valid orders | 30 |" in text
 
 
+def test_a_failed_runs_summary_has_a_short_heading_the_error_below_and_the_steps_that_ran(cli, home, tmp_path):
+    summary = tmp_path / "summary.md"
+    assert cli("setup").exit_code == 0
+    (home / "landing" / "broken.json").write_text("{not json\n")
+    result = cli("run-all", "--count", "5", env={"GITHUB_STEP_SUMMARY": str(summary)})
+    assert result.exit_code == 1
+    heading, blank, error, *rest = summary.read_text().splitlines()
+    assert heading == "### ecomctl run-all on local failed" and blank == ""
+    assert error.startswith("> ") and "broken.json" in error
+    table = "\n".join(rest)
+    assert "| setup | ok |" in table and "| generate | ok |" in table and "| ingest | failed |" in table
+
+    summary.unlink()
+    result = cli("run-all", env={"GITHUB_STEP_SUMMARY": str(summary), "ECOMCTL_TARGET": "nope"})
+    assert result.exit_code == 1
+    text = summary.read_text()
+    # The target is not known: the heading does not name it, and there is no empty table.
+    assert text.splitlines()[0] == "### ecomctl run-all failed" and "nope" in text.splitlines()[2]
+    assert "| step |" not in text
+
+
+
+
+def test_the_warehouse_file_is_named_after_the_catalog_and_an_old_home_is_renamed(cli, home):
+    """DuckDB names a database after its file: `duckdb <home>/shop.duckdb` knows shop.bronze.orders,
+    the name ecomctl prints. A home from before keeps warehouse.duckdb until a command writes."""
+    env = {"ECOMCTL_CATALOG": "shop"}
+    assert cli("run-all", "--count", "20", env=env).exit_code == 0
+    assert (home / "shop.duckdb").exists() and not (home / "warehouse.duckdb").exists()
+    con = duckdb.connect(str(home / "shop.duckdb"), read_only=True)
+    assert con.execute("SELECT COUNT(*) FROM shop.bronze.orders").fetchone() == (20,)
+    con.close()
+
+    (home / "shop.duckdb").rename(home / "warehouse.duckdb")
+    assert cli("ingest", env=env).exit_code == 0
+    assert (home / "shop.duckdb").exists() and not (home / "warehouse.duckdb").exists()
+    con = duckdb.connect(str(home / "shop.duckdb"), read_only=True)
+    assert con.execute("SELECT COUNT(*) FROM shop.bronze.orders").fetchone() == (20,)
+    con.close()
 
 
 def test_each_step_names_the_step_to_run_before_it(cli):

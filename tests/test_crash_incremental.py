@@ -28,7 +28,7 @@ BRONZE_STATEMENTS, SILVER_STATEMENTS, GOLD_STATEMENTS = 9, 5, 4
 def _tables(home: Path) -> dict[str, list[tuple]]:
     import duckdb
 
-    con = duckdb.connect(str(home / "warehouse.duckdb"), read_only=True)
+    con = duckdb.connect(str(home / "ecommerce.duckdb"), read_only=True)
     try:
         return {t: sorted(con.execute(f"SELECT * FROM {t}").fetchall(), key=repr)
                 for t in [*KEYS, "bronze.received_events"]}
@@ -39,7 +39,7 @@ def _tables(home: Path) -> dict[str, list[tuple]]:
 def _assert_equals_reference(home: Path) -> None:
     import duckdb
 
-    con = duckdb.connect(str(home / "warehouse.duckdb"), read_only=True)
+    con = duckdb.connect(str(home / "ecommerce.duckdb"), read_only=True)
     try:
         raw = [RawEvent(*row) for row in con.execute(
             "SELECT source, partition_id, sequence_number, body, landed_at, landing_file, "

@@ -116,7 +116,7 @@ def _assert_orders_equal_reference(home: Path) -> None:
     computed from raw_events (which may hold an event twice: a file landed again after a crash)."""
     import duckdb
 
-    con = duckdb.connect(str(home / "warehouse.duckdb"), read_only=True)
+    con = duckdb.connect(str(home / "ecommerce.duckdb"), read_only=True)
     try:
         raw = [RawEvent(*row) for row in con.execute(
             "SELECT source, partition_id, sequence_number, body, landed_at, landing_file, "

@@ -35,7 +35,7 @@ def home(tmp_path) -> Path:
 
 @pytest.fixture()
 def warehouse(home):
-    with DuckDBWarehouse(home / "warehouse.duckdb", Names(), volumes_root=home / "landing",
+    with DuckDBWarehouse(home / "ecommerce.duckdb", Names(), volumes_root=home / "landing",
                          memory_limit="256MB", threads=1) as wh:
         yield wh
 

@@ -1,5 +1,6 @@
-"""Failures a user meets, each as one clear line (exit 1), the traceback only with --debug, and
-never a local variable or a secret in anything printed or written.
+"""Failures a user meets, each as one clear line (exit 1), the traceback only with --debug (and
+offered only for an unexpected error), and never a local variable or a secret in anything
+printed or written.
 
 Real conditions, no mocks: a damaged DuckDB file, the warehouse held open by another process, a
 disk that is full (a file size limit, RLIMIT_FSIZE, set on the ecomctl process: writes past it fail
@@ -34,12 +35,13 @@ def _one_error_line(stderr: str) -> str:
 
 def test_a_damaged_warehouse_file_is_one_clear_line(cli, home):
     assert cli("setup").exit_code == 0
-    (home / "warehouse.duckdb").write_bytes(os.urandom(300_000))
+    (home / "ecommerce.duckdb").write_bytes(os.urandom(300_000))
     result = cli("status")
     assert result.exit_code == 1
     line = _one_error_line(result.stderr)
-    assert f"the DuckDB warehouse {home / 'warehouse.duckdb'} is damaged or not a DuckDB file" in line
+    assert f"the DuckDB warehouse {home / 'ecommerce.duckdb'} is damaged or not a DuckDB file" in line
     assert "move it away and run `ecomctl setup` and `ecomctl ingest`" in line
+    assert DEBUG_HINT not in line  # a handled failure's message is the whole story
     debug = cli("--debug", "status")
     assert debug.exit_code == 1
     assert "Traceback (most recent call last)" in debug.stderr
@@ -48,7 +50,7 @@ def test_a_damaged_warehouse_file_is_one_clear_line(cli, home):
 
 def test_a_truncated_warehouse_file_is_one_clear_line(cli, home):
     assert cli("run-all", "--count", "50", "--seed", "1").exit_code == 0
-    path = home / "warehouse.duckdb"
+    path = home / "ecommerce.duckdb"
     with open(path, "r+b") as handle:
         handle.truncate(path.stat().st_size // 3)
     result = cli("ingest")
@@ -56,14 +58,14 @@ def test_a_truncated_warehouse_file_is_one_clear_line(cli, home):
     line = _one_error_line(result.stderr)
     # found on open, or only when a statement reads the missing part (then the statement is named)
     assert "is damaged or not a DuckDB file" in line or "the warehouse file looks damaged" in line
-    assert "restore warehouse.duckdb from a backup" in line
+    assert "restore ecommerce.duckdb from a backup" in line
 
 
 def test_a_warehouse_held_by_another_program_names_its_pid(cli, home):
     assert cli("setup").exit_code == 0
     holder = subprocess.Popen(
         [sys.executable, "-c", "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); "
-         "print('open', flush=True); time.sleep(60)", str(home / "warehouse.duckdb")],
+         "print('open', flush=True); time.sleep(60)", str(home / "ecommerce.duckdb")],
         stdout=subprocess.PIPE)
     try:
         assert holder.stdout.readline().strip() == b"open"
@@ -111,7 +113,7 @@ def test_a_full_disk_is_one_clear_line_and_the_rerun_loses_nothing(tmp_path):
     assert not [p for p in (home / "landing").iterdir() if p.name.endswith(".tmp")]
 
     # Room for landing files, none for the warehouse to grow: the failing statement is named.
-    size = (home / "warehouse.duckdb").stat().st_size + 32 * 1024
+    size = (home / "ecommerce.duckdb").stat().st_size + 32 * 1024
     warehouse = _with_file_size_limit(size, home, "ingest", env=clean_env(ECOMCTL_INGEST_BATCH="100"))
     assert warehouse.returncode == 1
     line = _one_error_line(warehouse.stderr.decode())
@@ -235,7 +237,7 @@ def test_no_secret_in_any_output_log_report_or_file(tmp_path):
                          env={**env, **DATABRICKS, **kafka}, timeout=60)
             assert failed.returncode == 1, (args, failed.stderr.decode()[-2000:])
             printed.append(failed.stdout + failed.stderr)
-    (home / "warehouse.duckdb").write_bytes(b"not a database" * 1000)
+    (home / "ecommerce.duckdb").write_bytes(b"not a database" * 1000)
     for args in (("--debug", "status"), ("--debug", "--json", "run-all", "--count", "5")):
         failed = run(home, *args, env=env)
         assert failed.returncode == 1 and b"Traceback" in failed.stderr
@@ -268,3 +270,30 @@ def test_an_unexpected_error_is_one_line_and_its_traceback_only_with_debug(cli, 
     debug = cli("--debug", "status")
     assert debug.exit_code == 1
     assert "Traceback (most recent call last)" in debug.stderr and "LINE 1: SELECT" in debug.stderr
+
+
+def test_a_long_sdk_message_is_cut_to_its_first_sentence_with_the_settings_to_check(cli, tmp_path):
+    """With only a warehouse id set, the Databricks SDK explains at length (a link, the config it
+    saw); the one line keeps what failed and names the settings to set."""
+    pytest.importorskip("databricks.sdk")
+    result = cli("--target", "databricks", "setup",
+                 env={"DATABRICKS_WAREHOUSE_ID": "abc123", "HOME": str(tmp_path)})
+    assert result.exit_code == 1
+    line = _one_error_line(result.stderr)
+    assert line.startswith("Error: cannot configure Databricks authentication for ")
+    assert "set DATABRICKS_HOST and DATABRICKS_TOKEN, or DATABRICKS_CONFIG_PROFILE" in line
+    assert "https://" not in line and "Config:" not in line and len(line) < 300
+    assert DEBUG_HINT not in line
+
+
+def test_first_sentence_cuts_only_long_lines_and_never_inside_a_name():
+    from ecomctl.errors import first_sentence
+
+    assert first_sentence("Short. Two sentences.") == "Short. Two sentences."
+    sdk = ("default auth: cannot configure default credentials, please check https://docs.example.com/"
+           "auth.html#unified to configure credentials for your preferred authentication method. "
+           "Config: warehouse_id=abc123, http_timeout_seconds=10.0. Env: DATABRICKS_WAREHOUSE_ID")
+    assert first_sentence(sdk) == "default auth: cannot configure default credentials"
+    long = "the table ecommerce.bronze.orders (version 1.2.3) failed " * 4 + "here. And then more"
+    assert first_sentence(long) == long.split(". And")[0].rstrip(".")
+    assert first_sentence(RuntimeError("line one\nline two")) == "line one"

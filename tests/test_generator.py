@@ -237,23 +237,39 @@ def test_background_generation_raises_the_childs_error_in_the_caller():
 
 
 def test_stopping_early_stops_the_child_process():
-    import multiprocessing
+    from ecomctl.events import generator
 
-    from ecomctl.events.generator import generate_messages_in_background
-
-    messages = generate_messages_in_background(200_000, seed=3, as_of=AS_OF, min_events=0)
+    messages = generator.generate_messages_in_background(200_000, seed=3, as_of=AS_OF, min_events=0)
     next(messages)
-    assert [p.name for p in multiprocessing.active_children()] == ["ecomctl-generate"]
+    (child,) = generator._CHILDREN
+    assert child.process.poll() is None
     messages.close()
-    assert multiprocessing.active_children() == []
+    assert generator._CHILDREN == set() and child.process.poll() is not None
+
+
+def test_the_child_process_exits_when_its_parent_is_killed(tmp_path):
+    """SIGKILL leaves no clean-up to the parent: the child finds its pipe closed and exits."""
+    import signal
+    import subprocess
+    import sys
+
+    from processes import alive, wait_for
+
+    probe = ("import sys, time; from ecomctl.events.generator import generate_messages_in_background;"
+             "m = generate_messages_in_background(10_000_000, seed=1, min_events=0); next(m);"
+             "from ecomctl.events import generator; (c,) = generator._CHILDREN;"
+             "print(c.process.pid, flush=True); time.sleep(60)")
+    parent = subprocess.Popen([sys.executable, "-c", probe], stdout=subprocess.PIPE, text=True)
+    child_pid = int(parent.stdout.readline())
+    parent.send_signal(signal.SIGKILL)
+    parent.wait()
+    assert wait_for(lambda: not alive(child_pid), timeout=30), f"child {child_pid} outlived its parent"
 
 
 def test_small_counts_are_drawn_in_process():
-    import multiprocessing
+    from ecomctl.events import generator
 
-    from ecomctl.events.generator import generate_messages_in_background
-
-    messages = generate_messages_in_background(300, seed=3, as_of=AS_OF)
+    messages = generator.generate_messages_in_background(300, seed=3, as_of=AS_OF)
     next(messages)
-    assert multiprocessing.active_children() == []
+    assert generator._CHILDREN == set()
     assert len(list(messages)) == 299

@@ -216,7 +216,7 @@ def pipeline(tmp_path_factory):
     """Setup, then two landing rounds each followed by the bronze step, then silver, gold, views."""
     home = tmp_path_factory.mktemp("layers")
     landing = home / "landing"
-    warehouse = DuckDBWarehouse(home / "warehouse.duckdb", NAMES, volumes_root=landing)
+    warehouse = DuckDBWarehouse(home / "ecommerce.duckdb", NAMES, volumes_root=landing)
     migrations.apply_pending(warehouse, load_step("setup"))
     assert landing.is_dir(), "CREATE VOLUME maps to the landing folder"
     batches = _batches()

@@ -25,7 +25,7 @@ print(json.dumps(sorted({{name.split(".")[0] for name in sys.modules}})))
     [["--help"]],
     [["--help"], *[[command, "--help"] for command in
                    ("setup", "generate", "send", "ingest", "transform", "views", "dashboards",
-                    "run-all", "status")]],
+                    "run-all", "status", "query")]],
     [["--version"]],
 ])
 def test_help_imports_no_heavy_package(args):

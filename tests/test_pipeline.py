@@ -27,7 +27,7 @@ BAD_BODIES = [
 
 
 def _tables(home) -> dict[str, list[dict]]:
-    con = duckdb.connect(str(home / "warehouse.duckdb"), read_only=True)
+    con = duckdb.connect(str(home / "ecommerce.duckdb"), read_only=True)
     try:
         out = {}
         for table in KEYS:

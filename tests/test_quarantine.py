@@ -24,7 +24,7 @@ from processes import AS_OF_DT
 
 
 def _query(home: Path, sql: str) -> list[tuple]:
-    con = duckdb.connect(str(home / "warehouse.duckdb"), read_only=True)
+    con = duckdb.connect(str(home / "ecommerce.duckdb"), read_only=True)
     try:
         return con.execute(sql).fetchall()
     finally:

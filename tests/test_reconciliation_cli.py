@@ -16,7 +16,7 @@ from test_report_schema import validate
 
 
 def tamper(home: Path, *statements: str) -> None:
-    con = duckdb.connect(str(home / "warehouse.duckdb"))
+    con = duckdb.connect(str(home / "ecommerce.duckdb"))
     try:
         for statement in statements:
             con.execute(statement)

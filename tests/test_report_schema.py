@@ -96,13 +96,23 @@ def test_status_and_failed_reports_validate(cli, home, tmp_path):
     validate(report)
     assert report["ok"] is False and "broken.json" in report["error"]
     assert report["steps"][-1]["step"] == "ingest"
-    assert summary.read_text().startswith("### ecomctl ingest on local failed: ")
+    assert summary.read_text().startswith("### ecomctl ingest on local failed\n\n> ")
 
     unreadable = cli("--json", "status", env={"ECOMCTL_CATALOG": "not-an-identifier"})
     assert unreadable.exit_code == 1
     report = json.loads(unreadable.stdout)
     validate(report)
     assert report["settings"] is None and report["target"] == "?"
+
+
+def test_query_report_validates_and_carries_the_documented_details(cli):
+    assert cli("run-all", "--count", "5").exit_code == 0
+    report = json.loads(cli("--json", "query", "SELECT order_id FROM ecommerce.bronze.orders").stdout)
+    validate(report)
+    (step,) = report["steps"]
+    assert step["step"] == report["command"] == "query"
+    assert {"started_at"} | _documented_details()["query"] <= set(step["details"])
+    assert len(step["details"]["rows"]) == 5
 
 
 def test_a_dry_run_report_validates_with_its_plan(cli, home):

@@ -15,7 +15,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def alter(home: Path, statement: str) -> None:
-    con = duckdb.connect(str(home / "warehouse.duckdb"))
+    con = duckdb.connect(str(home / "ecommerce.duckdb"))
     try:
         con.execute(statement)
     finally:

@@ -37,7 +37,7 @@ def test_dashboards_draws_top_brands_and_cities_as_bars(cli, home):
     assert cli("run-all", "--count", "200", "--seed", "5", "--as-of", "2026-11-01").exit_code == 0
     result = cli("--json", "dashboards", env={"COLUMNS": "80"})
     assert result.exit_code == 0, result.stderr
-    con = duckdb.connect(str(home / "warehouse.duckdb"), read_only=True)
+    con = duckdb.connect(str(home / "ecommerce.duckdb"), read_only=True)
     try:
         brands = con.execute("SELECT brand, net_revenue, order_count FROM gold.mv_top_brands "
                              "ORDER BY net_revenue DESC, brand LIMIT 5").fetchall()

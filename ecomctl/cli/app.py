@@ -1,8 +1,16 @@
-"""The Typer app, its global options, and the one place where commands turn results and errors into output."""
+"""The Typer app, its global options, and the one place where commands turn results and errors into output.
+
+Exit codes, one rule: 0 when the command did what it was asked; 1 when it ran and failed (a
+handled failure, a bad setting in the environment or a .env file, an unexpected error); 2 when
+the command line cannot run as given (an unknown command or option, a bad option value, a
+missing or unreadable --env-file, something the target cannot do); 128 + the signal's number
+when a signal stopped it (130 for Ctrl-C, 143 for SIGTERM).
+"""
 
 from __future__ import annotations
 
 import os
+import re
 import sys
 import traceback
 from dataclasses import dataclass
@@ -10,11 +18,39 @@ from pathlib import Path
 from typing import Annotated, Any, Callable, Optional
 
 import typer
+from typer.core import TyperCommand, TyperGroup
 
 from ecomctl import __version__
+from ecomctl.cli.options import Debug, EnvFile, Home, Json, Target
+
+
+class _PlainFlags:
+    """Help that reads as the command line is typed: an on/off flag shows no value placeholder
+    (Typer draws `<bool>`), and a required argument shows as FILE, not {FILE}."""
+
+    def get_params(self, ctx: Any) -> list:
+        params = super().get_params(ctx)  # type: ignore[misc]
+        for param in params:
+            if getattr(param, "is_flag", False) and param.metavar is None:
+                param.metavar = ""
+        return params
+
+    def collect_usage_pieces(self, ctx: Any) -> list[str]:
+        pieces = super().collect_usage_pieces(ctx)  # type: ignore[misc]
+        return [re.sub(r"^\{(.+)\}", r"\1", piece) for piece in pieces]
+
+
+class EcomctlGroup(_PlainFlags, TyperGroup):
+    pass
+
+
+class EcomctlCommand(_PlainFlags, TyperCommand):
+    pass
+
 
 app = typer.Typer(
     name="ecomctl",
+    cls=EcomctlGroup,
     help="Run the e-commerce order-event pipeline: "
          "generate -> event hub -> bronze -> silver -> gold -> views -> dashboards.",
     no_args_is_help=True,
@@ -32,13 +68,32 @@ if os.environ.get("NO_COLOR"):
     typer.rich_utils.COLOR_SYSTEM = None
 
 
+def command(name: str | None = None) -> Callable:
+    """Register a command on the app, with the help layout of every ecomctl command."""
+    return app.command(name, cls=EcomctlCommand)
+
+
 @dataclass
 class GlobalOptions:
-    target: Optional[str]
-    home: Optional[Path]
-    env_file: Optional[Path]
-    json: bool
-    debug: bool
+    """The global options of one place on the command line (before or after the command)."""
+
+    target: Optional[str] = None
+    home: Optional[Path] = None
+    env_file: Optional[Path] = None
+    json: bool = False
+    debug: bool = False
+
+    def __post_init__(self) -> None:
+        self.target = getattr(self.target, "value", self.target)  # the --target choice's name
+
+    def then(self, later: "GlobalOptions") -> "GlobalOptions":
+        """These options (before the command) overridden by `later` (after it): as for any option
+        given twice, the last one on the command line wins."""
+        return GlobalOptions(
+            target=later.target if later.target is not None else self.target,
+            home=later.home if later.home is not None else self.home,
+            env_file=later.env_file if later.env_file is not None else self.env_file,
+            json=self.json or later.json, debug=self.debug or later.debug)
 
 
 def _version(value: bool) -> None:
@@ -47,26 +102,14 @@ def _version(value: bool) -> None:
         raise typer.Exit()
 
 
-def _complete_target(incomplete: str) -> list[str]:
-    from ecomctl.targets import TARGETS  # only when completing: --help stays fast
-
-    return [name for name in TARGETS if name.startswith(incomplete)]
-
-
 @app.callback()
 def main_options(
     ctx: typer.Context,
-    target: Annotated[Optional[str], typer.Option(
-        "--target", "-t", help="local (embedded event log + DuckDB) or databricks. \\[env: ECOMCTL_TARGET]",
-        show_default=False, autocompletion=_complete_target)] = None,
-    home: Annotated[Optional[Path], typer.Option(
-        "--home", help="Local state folder. \\[env: ECOMCTL_HOME; default: ./.ecomctl]",
-        show_default=False)] = None,
-    env_file: Annotated[Optional[Path], typer.Option(
-        "--env-file", help="Read settings from this file instead of ./.env.", show_default=False)] = None,
-    json_output: Annotated[bool, typer.Option(
-        "--json", help="Print one JSON report on stdout; human output goes to stderr.")] = False,
-    debug: Annotated[bool, typer.Option("--debug", help="Show the full traceback on errors.")] = False,
+    target: Target = None,
+    home: Home = None,
+    env_file: EnvFile = None,
+    json_output: Json = False,
+    debug: Debug = False,
     version: Annotated[bool, typer.Option(
         "--version", callback=_version, is_eager=True, help="Show the version and exit.")] = False,
 ) -> None:
@@ -75,21 +118,23 @@ def main_options(
 
 
 def run_command(ctx: typer.Context, command: str,
-                work: Callable[[Any, Any], tuple[list, dict | None]], dry_run: bool = False) -> None:
-    """Load settings, run `work(pipeline, console)`, render, write the run report, exit 0, 1 or 2.
+                work: Callable[[Any, Any], tuple[list, dict | None]], dry_run: bool = False, *,
+                options: GlobalOptions | None = None) -> None:
+    """Load settings, run `work(pipeline, console)`, render, write the run report, exit.
 
-    `work` returns (steps, reconciliation). With `dry_run`, the pipeline records a plan instead of
-    connecting, and the plan is printed (and put in the report): the one place where the flag
-    becomes a plan, which the target turns into planned collaborators.
+    `work` returns (steps, reconciliation). `options` are the global options given after the
+    command, merged over those given before it. With `dry_run`, the pipeline records a plan
+    instead of connecting, and the plan is printed (and put in the report): the one place where
+    the flag becomes a plan, which the target turns into planned collaborators.
     """
     from ecomctl.cli.console import PipelineConsole, Scrubber
+    from ecomctl.cli.signals import StopAtBatches, stop_signals
     from ecomctl.config import Settings
-    from ecomctl.errors import EcomctlError, UsageError
     from ecomctl.pipeline import Pipeline
     from ecomctl.plan import Plan
     from ecomctl.results import RunReport, utc_now
 
-    options: GlobalOptions = ctx.obj
+    options = (ctx.obj or GlobalOptions()).then(options or GlobalOptions())
     console = PipelineConsole(to_stderr=options.json)
     console.dry_run = dry_run
     plan = Plan() if dry_run else None
@@ -99,47 +144,58 @@ def run_command(ctx: typer.Context, command: str,
                        started_at=utc_now().strftime("%Y-%m-%dT%H:%M:%S+0000"), version=__version__)
     started = utc_now()
     exit_code = 0
-    try:
-        flags = {"target": options.target, "home": options.home}
-        settings = Settings.load(flags, env_file=options.env_file)
-        scrub = Scrubber(settings.secrets())
-        console.scrub = errors.scrub = scrub
-        report.target, report.home = settings.target, str(settings.home)
-        report.settings = settings.public()
-        with Pipeline(settings, reporter=console, plan=plan) as pipeline:
-            steps, reconciliation = work(pipeline, console)
-        report.steps, report.reconciliation = steps, reconciliation
-        if plan is not None:
-            report.plan = plan.as_dicts()
-            console.render_plan(plan)
-    except KeyboardInterrupt:
-        exit_code = _interrupted(report, console, errors)
-    except Exception as exc:
-        if _is_interrupt(exc):
-            exit_code = _interrupted(report, console, errors)
-        else:
-            # A handled failure is its own message; anything else is a bug, still one line.
-            if isinstance(exc, EcomctlError):
-                message = str(exc)
-            elif isinstance(exc, OSError):
-                from ecomctl.errors import describe_os_error
-
-                message = describe_os_error(exc)
+    with stop_signals() as stop:
+        try:
+            flags = {"target": options.target, "home": options.home}
+            settings = Settings.load(flags, env_file=options.env_file)
+            scrub = Scrubber(settings.secrets())
+            console.scrub = errors.scrub = scrub
+            report.target, report.home = settings.target, str(settings.home)
+            report.settings = settings.public()
+            with Pipeline(settings, reporter=StopAtBatches(console, stop), plan=plan) as pipeline:
+                steps, reconciliation = work(pipeline, console)
+            report.steps, report.reconciliation = steps, reconciliation
+            if plan is not None:
+                report.plan = plan.as_dicts()
+                console.render_plan(plan)
+        except KeyboardInterrupt:  # Ctrl-C, or SIGTERM (signals.Stopped)
+            stop.disarm()  # from here on, a signal must not cut the report short
+            exit_code = _stopped(stop.signal_number(), report, console, errors)
+        except Exception as exc:
+            stop.disarm()
+            if stop.signal_number(default=None) is not None or _is_interrupt(exc):
+                # A signal turned into an engine's own error (DuckDB: "query interrupted").
+                exit_code = _stopped(stop.signal_number(), report, console, errors)
             else:
-                # A bug: its first line (an engine's message can run to a caret diagram);
-                # --debug shows the rest in the traceback.
-                from ecomctl.errors import first_line
+                exit_code = _failed(exc, options, report, console, errors)
+        finally:
+            stop.disarm()
+            _stop_child_processes()
+        _finish(options, report, settings, errors, started, exit_code)
 
-                message = f"unexpected {type(exc).__name__}: {first_line(exc)}"
-            report.steps = list(console.finished)
-            # The counts that do not add up belong in the report that says they do not.
-            report.reconciliation = getattr(exc, "reconciliation", None)
-            report.ok, report.error = False, errors.scrub(message)
-            if options.debug:
-                _print_traceback(errors.scrub)
-            errors.error(message, debug_hint=not options.debug)
-            exit_code = 2 if isinstance(exc, UsageError) else 1
-    _finish(options, report, settings, errors, started, exit_code)
+
+def _failed(exc: Exception, options: GlobalOptions, report, console, errors) -> int:
+    """One line for a failure; the traceback with --debug; the exit code (see the module doc)."""
+    from ecomctl.errors import EcomctlError, describe_os_error, first_line, is_usage_error
+
+    expected = isinstance(exc, (EcomctlError, OSError))
+    if isinstance(exc, EcomctlError):
+        message = str(exc)  # a handled failure is its own message
+    elif isinstance(exc, OSError):
+        message = describe_os_error(exc)
+    else:
+        # A bug: its first line (an engine's message can run to a caret diagram); --debug shows
+        # the rest in the traceback.
+        message = f"unexpected {type(exc).__name__}: {first_line(exc)}"
+    report.steps = list(console.finished)
+    # The counts that do not add up belong in the report that says they do not.
+    report.reconciliation = getattr(exc, "reconciliation", None)
+    report.ok, report.error = False, errors.scrub(message)
+    if options.debug:
+        _print_traceback(errors.scrub)
+    # The traceback is worth offering only where the message is not the whole story.
+    errors.error(message, debug_hint=not expected and not options.debug)
+    return 2 if is_usage_error(exc) else 1
 
 
 def show_reconciliation(pipeline, console, reconciliation: dict | None) -> None:
@@ -163,6 +219,7 @@ def _finish(options: GlobalOptions, report, settings, errors, started, exit_code
             errors.message(f"could not write the run report to {settings.runs_dir}: {exc}")
     if options.json:
         sys.stdout.write(text + "\n")
+        sys.stdout.flush()
     _github_summary(report, errors.scrub)
     if exit_code:
         raise typer.Exit(exit_code)
@@ -173,13 +230,39 @@ def _is_interrupt(exc: BaseException) -> bool:
     return "query interrupted" in str(exc).lower()
 
 
-def _interrupted(report, console, errors) -> int:
+def _stopped(signal_number: int, report, console, errors) -> int:
+    """The one line and the report of a command a signal stopped; its exit code, 128 + the number."""
+    from ecomctl.cli.signals import describe, exit_code
+
     report.steps = list(console.finished)
-    report.ok, report.error = False, "interrupted"
-    errors.error("interrupted; what finished is kept. setup, ingest, transform, views and "
-                 "dashboards are safe to re-run; generate sends --count events again",
-                 debug_hint=False)
-    return 1
+    message = (f"{describe(signal_number)}{_where(report.steps)}; what finished is kept (setup, "
+               "ingest, transform, views and dashboards are safe to re-run; generate and send "
+               "send their events again)")
+    report.ok, report.error = False, message
+    errors.error(message, debug_hint=False)
+    return exit_code(signal_number)
+
+
+def _where(steps: list) -> str:
+    """`during generate, after 86,907 of 200,000 events were sent`: the step a signal stopped."""
+    running = steps[-1] if steps and steps[-1].details.get("failed") else None
+    if running is None:
+        return ""
+    where = f" during {running.step}"
+    sent = running.details.get("events")
+    if running.step in ("generate", "send") and sent is not None:
+        requested = running.details.get("requested")
+        of = f" of {requested:,}" if requested is not None else ""
+        where += f", after {sent:,}{of} {'event was' if sent == 1 and not of else 'events were'} sent"
+    return where
+
+
+def _stop_child_processes() -> None:
+    # Only if a command got as far as drawing events in a child process (this keeps the
+    # generator's imports out of every other command).
+    generator = sys.modules.get("ecomctl.events.generator")
+    if generator is not None:
+        generator.stop_child_processes()
 
 
 def _print_traceback(scrub: Callable[[str], str]) -> None:
@@ -191,9 +274,12 @@ def _github_summary(report, scrub: Callable[[str], str]) -> None:
     if not path:
         return
     from ecomctl.cli.summary import markdown_summary
+    from ecomctl.targets import TARGETS
+
+    target_known = report.target in TARGETS  # not "?" (no settings) nor an unknown name
 
     try:
         with open(path, "a", encoding="utf-8") as handle:
-            handle.write(scrub(markdown_summary(report)))
+            handle.write(scrub(markdown_summary(report, target_known=target_known)))
     except OSError:
         pass

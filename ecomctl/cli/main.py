@@ -10,6 +10,7 @@ from ecomctl.cli.commands import views  # noqa: F401
 from ecomctl.cli.commands import dashboards  # noqa: F401
 from ecomctl.cli.commands import run_all  # noqa: F401
 from ecomctl.cli.commands import status  # noqa: F401
+from ecomctl.cli.commands import query  # noqa: F401
 
 
 def main() -> None:

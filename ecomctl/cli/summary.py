@@ -3,23 +3,31 @@
 from __future__ import annotations
 
 
-def markdown_summary(report) -> str:
-    status = "succeeded" if report.ok else f"failed: {report.error}"
-    lines = [f"### ecomctl {report.command} on {report.target} {status}", "",
-             "| step | objects | rows | seconds |", "|---|---:|---:|---:|"]
-    for step in report.steps:
-        rows = sum(o.rows or 0 for o in step.objects)
-        lines.append(f"| {step.step} | {len(step.objects)} | {rows:,} | {step.seconds:.2f} |")
+def markdown_summary(report, *, target_known: bool = True) -> str:
+    """A short heading (the error goes below it, not in it), then the steps that ran, the
+    reconciliation and the key figures, each when there is one."""
+    where = f" on {report.target}" if target_known else ""
+    lines = [f"### ecomctl {report.command}{where} {'succeeded' if report.ok else 'failed'}", ""]
+    if not report.ok and report.error:
+        lines += [f"> {report.error}", ""]
+    if report.steps:
+        lines += ["| step | result | objects | rows | seconds |", "|---|---|---:|---:|---:|"]
+        for step in report.steps:
+            rows = sum(o.rows or 0 for o in step.objects)
+            result = "failed" if step.details.get("failed") else "ok"
+            lines.append(f"| {step.step} | {result} | {len(step.objects)} | {rows:,} | {step.seconds:.2f} |")
+        lines.append("")
     r = report.reconciliation
     if r:
-        lines += ["", "| events | count |", "|---|---:|"]
+        lines += ["| events | count |", "|---|---:|"]
         for key in ("sent", "received", "landed", "total_landed", "valid_orders", "rejected",
                     "duplicates_removed", "expired"):
             if r.get(key) is not None:
                 lines.append(f"| {key.replace('_', ' ')} | {r[key]:,} |")
-        lines.append(f"| balanced | {'yes' if r['balanced'] else 'NO'} |")
+        lines += [f"| balanced | {'yes' if r['balanced'] else 'NO'} |", ""]
     figures = next((s.details.get("key_figures") for s in report.steps if s.step == "dashboards"), None)
     if figures:
-        lines += ["", "| key figure | value |", "|---|---:|"]
+        lines += ["| key figure | value |", "|---|---:|"]
         lines += [f"| {label} | {value} |" for label, value in figures.items()]
-    return "\n".join(lines) + "\n\n"
+        lines.append("")
+    return "\n".join(lines) + "\n"

@@ -261,50 +261,150 @@ def generate_messages_in_background(count: int, *, seed: int | None = None,
     if count < min_events:
         yield from generate_messages(count, seed=seed, as_of=as_of)
         return
-    import multiprocessing
-    import queue as queue_module
-
-    context = multiprocessing.get_context("spawn")  # no fork of a process holding connections
-    handover = context.Queue(maxsize=4)
-    child = context.Process(target=_draw_in_child, args=(handover, count, seed, as_of),
-                            name="ecomctl-generate", daemon=True)
-    child.start()
+    child = _DrawingProcess(count, seed, as_of)
     try:
+        yield from child.messages()
+    finally:
+        child.stop()
+
+
+def stop_child_processes() -> None:
+    """Stop every drawing process still running (the CLI calls this however a command ends)."""
+    for child in list(_CHILDREN):
+        child.stop()
+
+
+_CHILDREN: "set[_DrawingProcess]" = set()
+
+# The child's whole program: it ignores Ctrl-C (the terminal sends it to the whole process group;
+# the parent decides what happens) and reads its arguments, sys.path included, from stdin.
+_CHILD_MAIN = """
+import pickle, signal, sys
+signal.signal(signal.SIGINT, signal.SIG_IGN)
+arguments = pickle.load(sys.stdin.buffer)
+sys.path[:] = arguments.pop("path")
+from ecomctl.events.generator import _draw_into_stdout
+_draw_into_stdout(**arguments)
+"""
+
+
+class _DrawingProcess:
+    """A child process that draws the messages and hands them over through a pipe, in pickled
+    chunks: a list of messages, then None at the end, or the exception that stopped it.
+
+    A plain pipe, not multiprocessing: no resource tracker process, and no way for the child to
+    outlive this process. If this process dies, even by SIGKILL, the child's next write fails
+    (nothing reads the pipe any more) and it exits; if this process stops reading, stop()
+    terminates it, and stop_child_processes() runs at exit for any generator left unclosed.
+    """
+
+    def __init__(self, count: int, seed: int | None, as_of: datetime | None) -> None:
+        import pickle
+        import subprocess
+        import sys
+        import tempfile
+
+        self._errors = tempfile.TemporaryFile()  # the child's stderr, quoted if it dies
+        self.process = subprocess.Popen([sys.executable, "-c", _CHILD_MAIN], stdin=subprocess.PIPE,
+                                        stdout=subprocess.PIPE, stderr=self._errors,
+                                        bufsize=1 << 20)
+        if not _CHILDREN:
+            import atexit
+
+            atexit.register(stop_child_processes)
+        _CHILDREN.add(self)
+        self.finished = False
+        try:
+            pickle.dump({"path": list(sys.path), "count": count, "seed": seed, "as_of": as_of},
+                        self.process.stdin)
+            self.process.stdin.close()
+        except BaseException:
+            self.stop()
+            raise
+
+    def messages(self) -> Iterator[tuple[str, bytes]]:
+        import pickle
+
         while True:
             try:
-                item = handover.get(timeout=1.0)
-            except queue_module.Empty:
-                if not child.is_alive():
-                    raise RuntimeError(
-                        f"the event generator process stopped (exit code {child.exitcode})") from None
-                continue
+                item = pickle.load(self.process.stdout)
+            except EOFError:
+                code = self.process.wait()
+                raise RuntimeError(f"the event generator process stopped (exit code {code})"
+                                   f"{self._last_error_line()}") from None
             if item is None:
+                self.finished = True
                 return
             if isinstance(item, BaseException):
                 raise item
             yield from item
-    finally:
-        if child.is_alive():
-            child.terminate()
-        child.join()
-        handover.close()
+
+    def stop(self) -> None:
+        import subprocess
+
+        _CHILDREN.discard(self)
+        process = self.process
+        if process.poll() is None:
+            try:
+                if not self.finished:  # one that has sent its last chunk exits by itself
+                    process.terminate()
+                process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        process.stdout.close()
+        self._errors.close()
+
+    def _last_error_line(self) -> str:
+        self._errors.seek(0)
+        lines = [line for line in self._errors.read().decode(errors="replace").splitlines() if line.strip()]
+        return f": {lines[-1].strip()}" if lines else ""
 
 
-def _draw_in_child(handover, count: int, seed: int | None, as_of: datetime | None) -> None:
+def _draw_into_stdout(count: int, seed: int | None, as_of: datetime | None) -> None:
+    """The child's side: draw, and write pickled chunks to stdout from a thread of their own, so
+    drawing goes on while the parent is busy (up to four chunks ahead)."""
+    import pickle
+    import queue
+    import sys
+    import threading
+
+    stream = os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)  # whatever else prints goes to stderr, not into the stream of chunks
+    chunks: queue.Queue = queue.Queue(maxsize=4)
+
+    def write() -> None:
+        while True:
+            item = chunks.get()
+            try:
+                pickle.dump(item, stream, protocol=pickle.HIGHEST_PROTOCOL)
+                stream.flush()
+            except (BrokenPipeError, OSError):
+                os._exit(0)  # the parent is gone: nothing is waiting for these events
+            if item is None or isinstance(item, BaseException):
+                return
+
+    writer = threading.Thread(target=write, name="ecomctl-generate-writer", daemon=True)
+    writer.start()
     try:
         chunk: list[tuple[str, bytes]] = []
         for message in generate_messages(count, seed=seed, as_of=as_of):
             chunk.append(message)
             if len(chunk) == _CHUNK:
-                handover.put(chunk)
+                chunks.put(chunk)
                 chunk = []
         if chunk:
-            handover.put(chunk)
-        handover.put(None)
-    except KeyboardInterrupt:  # the parent got it too and stops us
-        pass
+            chunks.put(chunk)
+        chunks.put(None)
     except BaseException as exc:  # noqa: BLE001 - handed to the parent, which raises it
-        handover.put(exc)
+        try:
+            pickle.dumps(exc)
+        except Exception:  # noqa: BLE001 - an exception that cannot travel travels as its text
+            exc = RuntimeError(f"{type(exc).__name__}: {exc}")
+        chunks.put(exc)
+    writer.join()
+    stream.close()
+    sys.exit(0)
 
 
 @lru_cache(maxsize=1)

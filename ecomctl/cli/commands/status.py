@@ -2,12 +2,13 @@
 
 import typer
 
-from ecomctl.cli.app import app, run_command, show_reconciliation
-from ecomctl.cli.options import DryRun
+from ecomctl.cli.app import GlobalOptions, command, run_command, show_reconciliation
+from ecomctl.cli.options import Debug, DryRun, EnvFile, Home, Json, Target
 
 
-@app.command()
-def status(ctx: typer.Context, dry_run: DryRun = False) -> None:
+@command()
+def status(ctx: typer.Context, dry_run: DryRun = False, target: Target = None, home: Home = None,
+           env_file: EnvFile = None, json_output: Json = False, debug: Debug = False) -> None:
     """Row counts per table, lag per partition (last enqueued vs last landed), applied SQL versions."""
 
     def work(pipeline, console):
@@ -16,4 +17,5 @@ def status(ctx: typer.Context, dry_run: DryRun = False) -> None:
         show_reconciliation(pipeline, console, reconciliation)
         return [step], reconciliation
 
-    run_command(ctx, "status", work, dry_run=dry_run)
+    run_command(ctx, "status", work, dry_run=dry_run,
+                options=GlobalOptions(target, home, env_file, json_output, debug))

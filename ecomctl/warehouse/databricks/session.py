@@ -19,7 +19,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
-from ecomctl.errors import WarehouseError, first_line
+from ecomctl.errors import WarehouseError, first_line, first_sentence
 from ecomctl.warehouse.databricks.access import (HTTP_TIMEOUT_SECONDS, RETRY_TIMEOUT_SECONDS,
                                                  DatabricksAccess)
 from ecomctl.warehouse.databricks.errors import network_reason, translate_connector_error
@@ -89,7 +89,7 @@ class LiveSession:
         except Exception as exc:  # ValueError from the SDK's auth resolution, or a failed request
             raise WarehouseError(
                 f"cannot configure Databricks authentication for {self.access.host_label}: "
-                f"{first_line(exc)}",
+                f"{first_sentence(exc)}",
                 hint="set DATABRICKS_HOST and DATABRICKS_TOKEN, or DATABRICKS_CONFIG_PROFILE, "
                      "or the OAuth / Azure CLI settings of the Databricks unified auth") from None
 

@@ -1,8 +1,10 @@
 """The two sessions of the local warehouse: the DuckDB file, or a dry run's plan.
 
 `LiveSession` opens the file (attached under the configured catalog name, so
-`catalog.schema.table` works as on Unity Catalog) and runs each Databricks statement translated by
-dialect.py. Statements DuckDB has no equivalent for are carried out here:
+`catalog.schema.table` works as on Unity Catalog; the file is named after the catalog too,
+`<catalog>.duckdb`, so the `duckdb` CLI opening it directly knows the same names) and runs
+each Databricks statement translated by dialect.py. Statements DuckDB has no equivalent for are
+carried out here:
 - COPY INTO from a Volume path: copy_into.py;
 - CREATE VOLUME: creates the landing folder; CREATE CATALOG / USE CATALOG: the configured one only;
 - CREATE MATERIALIZED VIEW: a table built by CTAS whose definition is kept in
@@ -19,7 +21,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
-from ecomctl.errors import SqlError, first_line
+from ecomctl.errors import SqlError, WarehouseError, first_line
 from ecomctl.warehouse import dialect
 from ecomctl.warehouse.base import Names, QueryResult
 from ecomctl.warehouse.duckdb.copy_into import copy_into
@@ -31,13 +33,19 @@ if TYPE_CHECKING:  # pragma: no cover
     from ecomctl.plan import Plan
 
 
+# Where homes made before the file was named after the catalog keep it; a writer renames it.
+LEGACY_FILE_NAME = "warehouse.duckdb"
+
+
 class LiveSession:
-    """The DuckDB file, opened on first use and held until close."""
+    """The DuckDB file, opened on first use and held until close. `read_only`: opened for reading
+    only, under a shared lock that readers hold together (a writer waits for them)."""
 
     def __init__(self, path: Path, names: Names, *, volumes_root: Path, memory_limit: str = "600MB",
                  threads: int | None = None, lock_wait: float | None = None,
-                 on_wait: Callable[[str], None] | None = None) -> None:
+                 on_wait: Callable[[str], None] | None = None, read_only: bool = False) -> None:
         self.path = path
+        self.read_only = read_only
         self.names = names
         self.volumes_root = volumes_root
         self.memory_limit = memory_limit
@@ -63,7 +71,9 @@ class LiveSession:
             from ecomctl.locking import ProcessLock
 
             self._lock = ProcessLock(self.path.with_name("warehouse.lock"),
-                                     f"the warehouse {self.path}").acquire(self.lock_wait, self.on_wait)
+                                     f"the warehouse {self.path}").acquire(self.lock_wait, self.on_wait,
+                                                                           shared=self.read_only)
+        path = self._file()
         try:
             con = duckdb.connect(":memory:")
             con.execute("SET TimeZone = 'UTC'")  # Databricks TIMESTAMPs are UTC instants
@@ -75,11 +85,31 @@ class LiveSession:
             con.execute(f"SET temp_directory = {literal(str(self.path) + '.tmp')}")
             if self.threads:
                 con.execute(f"SET threads = {int(self.threads)}")
-            con.execute(f"ATTACH {literal(str(self.path))} AS {ident(self.names.catalog)}")
+            mode = " (READ_ONLY)" if self.read_only else ""
+            con.execute(f"ATTACH {literal(str(path))} AS {ident(self.names.catalog)}{mode}")
             con.execute(f"USE {ident(self.names.catalog)}")
         except duckdb.Error as exc:
-            raise open_error(self.path, exc) from None
+            self.close()
+            raise open_error(path, exc) from None
         return con
+
+    def _file(self) -> Path:
+        """The file to open: `<catalog>.duckdb`, after a writer renamed a home's legacy
+        warehouse.duckdb to it (under the lock, so no other ecomctl process has it open)."""
+        legacy = self.path.with_name(LEGACY_FILE_NAME)
+        if self.path.exists() or legacy == self.path or not legacy.exists():
+            if self.read_only and not self.path.exists():
+                self.close()
+                raise WarehouseError(f"the warehouse {self.path} does not exist yet",
+                                     hint="run `ecomctl setup` and `ecomctl ingest` first")
+            return self.path
+        if self.read_only:
+            return legacy  # a reader changes nothing; the next writer renames it
+        for suffix in ("", ".wal"):
+            source = legacy.with_name(legacy.name + suffix)
+            if source.exists():
+                source.rename(self.path.with_name(self.path.name + suffix))
+        return self.path
 
     def close(self) -> None:
         try:

@@ -30,14 +30,15 @@ class DuckDBWarehouse(Warehouse):
     def __init__(self, path: Path, names: Names, *, volumes_root: Path,
                  memory_limit: str = "600MB", threads: int | None = None,
                  lock_wait: float | None = None,
-                 on_wait: Callable[[str], None] | None = None) -> None:
+                 on_wait: Callable[[str], None] | None = None, read_only: bool = False) -> None:
         """The warehouse in the DuckDB file at `path`, the Volume mapped to the folder
         `volumes_root`. With `lock_wait`, the connection takes turns with other ecomctl processes:
         an OS lock beside the file (ecomctl/locking.py) is held from before the file is opened
-        until it is closed, waiting up to that many seconds (telling `on_wait` whom it waits for)."""
+        until it is closed, waiting up to that many seconds (telling `on_wait` whom it waits for).
+        `read_only` opens the file for reading only, under a lock readers share."""
         self._start(names, Path(volumes_root), LiveSession(
             Path(path), names, volumes_root=Path(volumes_root), memory_limit=memory_limit,
-            threads=threads, lock_wait=lock_wait, on_wait=on_wait))
+            threads=threads, lock_wait=lock_wait, on_wait=on_wait, read_only=read_only))
 
     @classmethod
     def planned(cls, names: Names, plan: "Plan", *, volumes_root: Path) -> "DuckDBWarehouse":
