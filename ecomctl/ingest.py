@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import base64
 import os
+import re
+import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -37,6 +39,17 @@ WHERE source = {source}{scope}
 GROUP BY partition_id
 """
 
+# Which of some landing files raw_events holds rows of: only the names asked about, a chunk at a time.
+LOADED_FILES_SQL = """
+SELECT DISTINCT landing_file
+FROM ${catalog}.${bronze}.raw_events
+WHERE landing_file IN ({names})
+"""
+LOADED_FILES_PER_QUERY = 500
+
+# The names landing_file_name() gives (and nothing hidden): the only files retention may remove.
+LANDING_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*\.json$")
+
 
 @dataclass
 class PartitionIngest:
@@ -52,6 +65,7 @@ class PartitionIngest:
 class IngestSummary:
     partitions: list[PartitionIngest] = field(default_factory=list)
     landed_rows: int = 0
+    landing_files_removed: int = 0
 
     @property
     def received(self) -> int:
@@ -144,6 +158,40 @@ def remove_unpublished_landing_files(directory: Path) -> int:
             continue
         leftover.unlink(missing_ok=True)
         removed += 1
+    return removed
+
+
+def loaded_landing_files(warehouse: "Warehouse", names: Sequence[str]) -> set[str]:
+    """Those of `names` that raw_events holds rows of: queried for these names only, in chunks
+    of LOADED_FILES_PER_QUERY, never by reading every landing_file of raw_events."""
+    loaded: set[str] = set()
+    for start in range(0, len(names), LOADED_FILES_PER_QUERY):
+        chunk = names[start:start + LOADED_FILES_PER_QUERY]
+        sql = LOADED_FILES_SQL.replace("{names}", ", ".join(string_literal(n) for n in chunk))
+        loaded.update(str(row[0]) for row in warehouse.query(sql, file="<loaded landing files>").rows)
+    return loaded
+
+
+def remove_loaded_landing_files(warehouse: "Warehouse", directory: Path, retention_hours: int,
+                                now: float | None = None) -> int:
+    """Remove the landing files older than the retention whose rows are in raw_events; returns how
+    many. Loaded is read from the data: a file whose name no raw_events row carries is events not
+    ingested yet and stays, whatever its age; so do hidden (.tmp) files and anything not named as
+    a landing file. COPY INTO skips files it loaded by its own record, not by finding them in the
+    Volume, so removing a loaded file never loads it again or loses a row. 0 hours keeps every file."""
+    if retention_hours <= 0:
+        return 0
+    cutoff = (time.time() if now is None else now) - retention_hours * 3600
+    old = [f.name for f in warehouse.landing_files(directory)
+           if LANDING_NAME.match(f.name) and f.modified < cutoff]
+    if not old:
+        return 0
+    loaded = loaded_landing_files(warehouse, old)
+    removed = 0
+    for name in old:
+        if name in loaded:
+            warehouse.remove_landing_file(directory, name)
+            removed += 1
     return removed
 
 

@@ -1,8 +1,9 @@
 """The landing folder of client-mode ingest, live and planned.
 
-Live, it removes what a dead writer left, loads files an interrupted run published, then drains
-every partition into landing files (ecomctl/ingest.py). Planned, it records one round of read,
-write, upload and load, which stands for all of them: the plan does not grow with the events.
+Live, it removes what a dead writer left, loads files an interrupted run published, drains every
+partition into landing files (ecomctl/ingest.py), then removes the loaded files older than the
+retention. Planned, it records one round of read, write, upload and load, which stands for all of
+them, and one entry for the removal: the plan does not grow with the events.
 """
 
 from __future__ import annotations
@@ -11,7 +12,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Sequence
 
 from ecomctl.faults import fault_point
-from ecomctl.ingest import (IngestSummary, ingest_partitions, prepare_landing_file, read_checkpoints,
+from ecomctl.ingest import (LOADED_FILES_PER_QUERY, IngestSummary, ingest_partitions,
+                            prepare_landing_file, read_checkpoints, remove_loaded_landing_files,
                             remove_unpublished_landing_files)
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -23,8 +25,12 @@ Progress = Callable[[int, int], None]
 
 
 class LandingFolder:
-    def __init__(self, directory: Path) -> None:
+    """`retention_hours`: landing files older than this whose rows raw_events holds are removed at
+    the end of an ingest (0 keeps every file)."""
+
+    def __init__(self, directory: Path, retention_hours: int = 0) -> None:
         self.directory = directory
+        self.retention_hours = retention_hours
 
     def ingest(self, transport: "Transport", warehouse: "Warehouse", load: Callable[[], int],
                batch_size: int, on_progress: Progress | None = None) -> tuple[int, IngestSummary]:
@@ -51,12 +57,15 @@ class LandingFolder:
             transport, lambda: read_checkpoints(warehouse, source), prepare, batch_size,
             on_progress=on_progress,
             partition_checkpoints=lambda pid, after: read_checkpoints(warehouse, source, pid, after))
+        # Every load of this run is settled: what is in raw_events now is loaded for good.
+        summary.landing_files_removed = remove_loaded_landing_files(warehouse, self.directory,
+                                                                    self.retention_hours)
         return recovered, summary
 
 
 class PlannedLandingFolder(LandingFolder):
-    def __init__(self, directory: Path, plan: "Plan") -> None:
-        super().__init__(directory)
+    def __init__(self, directory: Path, plan: "Plan", retention_hours: int = 0) -> None:
+        super().__init__(directory, retention_hours)
         self.plan = plan
 
     def ingest(self, transport: "Transport", warehouse: "Warehouse", load: Callable[[], int],
@@ -70,4 +79,12 @@ class PlannedLandingFolder(LandingFolder):
         load()
         self.plan.add("check", "repeat read, write, upload and COPY INTO, from the new checkpoint, until "
                                "each partition reaches the end it had when ingest started")
+        if self.retention_hours > 0:
+            # One entry, whatever the Volume holds: the plan does not list it.
+            kind, how = warehouse.landing_removal_plan(self.directory)
+            hours = self.retention_hours
+            self.plan.add(kind, f"remove the landing files older than {hours} hour{'s' * (hours != 1)} "
+                                "whose rows are loaded (their names in raw_events.landing_file: SELECT "
+                                "DISTINCT landing_file ... WHERE landing_file IN (those names), "
+                                f"{LOADED_FILES_PER_QUERY} names a query); {how}")
         return 0, IngestSummary()

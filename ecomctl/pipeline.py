@@ -257,7 +257,7 @@ class Pipeline:
         step.details.update(
             mode="client", received=summary.received, landed=landed,
             recovered_from_earlier_run=recovered, landing_files=summary.files,
-            expired=summary.expired,
+            landing_files_removed=summary.landing_files_removed, expired=summary.expired,
             partitions=[{"partition_id": p.partition_id, "from_checkpoint": p.start_checkpoint,
                          "to_sequence": p.end_sequence, "received": p.received,
                          "expired": p.expired} for p in summary.partitions])
@@ -271,7 +271,8 @@ class Pipeline:
         step.objects += [ObjectResult.of_statement(r) for r in results]
         landed = sum(r.rows or 0 for r in results if r.action == "merge")
         step.details.update(mode="kafka", source=names["source"], received=landed, landed=landed,
-                            recovered_from_earlier_run=0, landing_files=0, expired=0, partitions=[])
+                            recovered_from_earlier_run=0, landing_files=0, landing_files_removed=0,
+                            expired=0, partitions=[])
 
     def _bronze_build_files(self) -> list:
         from ecomctl.warehouse.sqlfiles import load_step

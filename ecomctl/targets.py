@@ -71,9 +71,10 @@ class Target:
         """The landing folder ingest writes its files to, and where it reads leftovers from."""
         from ecomctl.landing import LandingFolder, PlannedLandingFolder
 
+        retention = self.settings.landing_retention_hours
         if self.plan is not None:
-            return PlannedLandingFolder(self.settings.landing_dir, self.plan)
-        return LandingFolder(self.settings.landing_dir)
+            return PlannedLandingFolder(self.settings.landing_dir, self.plan, retention)
+        return LandingFolder(self.settings.landing_dir, retention)
 
     def checks(self):
         """Conditions a step checks before it goes on; a plan records them, as their answer is

@@ -10,6 +10,8 @@ PUT to the Files API, or, from its multipart threshold (50 MiB), a multipart upl
 ?action=initiate-upload, POST /api/2.0/fs/create-upload-part-urls for presigned URLs, each part
 PUT to its URL (here on this server under /presigned/, refused with credentials or without the
 headers the URL came with, as cloud storage would), then POST ?action=complete-upload.
+Volume files are listed (GET /api/2.0/fs/directories, paged, with their modification times) and
+deleted (DELETE /api/2.0/fs/files) as the Files API does.
 
 Of the SQL connector's Thrift protocol it answers OpenSession and CloseSession on the warehouse's
 HTTP path, with the connector's own generated Thrift code, and records each session's
@@ -56,6 +58,8 @@ class WorkspaceState:
         "id": "wh1", "name": "shop", "states": ["RUNNING"], "warehouse_type": "PRO",
         "enable_serverless_compute": False, "start_states": ["STARTING", "RUNNING"], "starts": []})
     files: dict[str, bytes] = field(default_factory=dict)                 # /Volumes/... -> uploaded bytes
+    # /Volumes/... -> last modified, in milliseconds since the epoch, as the Files API lists it.
+    file_times: dict[str, int] = field(default_factory=dict)
     # Multipart uploads in progress: session token -> {"path", "overwrite", "parts": {number: bytes}}.
     uploads: dict[str, dict[str, Any]] = field(default_factory=dict)
     # SQL sessions the connector opened: {"configuration": {...}, "authorization": header, "open": bool}.
@@ -134,6 +138,8 @@ _ROUTES: list[tuple[str, re.Pattern[str], str]] = [
     ("POST", re.compile(r"^/api/2\.0/sql/warehouses/(?P<id>[^/]+)/start$"), "start_warehouse"),
     ("PUT", re.compile(r"^/api/2\.0/fs/files(?P<path>/Volumes/.+)$"), "upload_file"),
     ("POST", re.compile(r"^/api/2\.0/fs/files(?P<path>/Volumes/.+)$"), "multipart_upload"),
+    ("DELETE", re.compile(r"^/api/2\.0/fs/files(?P<path>/Volumes/.+)$"), "delete_file"),
+    ("GET", re.compile(r"^/api/2\.0/fs/directories(?P<path>/Volumes/.+)$"), "list_directory"),
     ("POST", re.compile(r"^/api/2\.0/fs/create-upload-part-urls$"), "create_upload_part_urls"),
     ("PUT", re.compile(r"^/presigned/(?P<token>[^/]+)/(?P<number>\d+)$"), "put_part"),
     ("POST", re.compile(r"^/sql/1\.0/warehouses/(?P<id>[^/]+)$"), "thrift"),
@@ -212,6 +218,9 @@ class _Handler(BaseHTTPRequestHandler):
     def do_PUT(self) -> None:
         self._dispatch("PUT")
 
+    def do_DELETE(self) -> None:
+        self._dispatch("DELETE")
+
     def _dispatch(self, method: str) -> None:
         url = urlsplit(self.path)
         query = {k: v[-1] for k, v in parse_qs(url.query).items()}
@@ -270,8 +279,46 @@ class _Handler(BaseHTTPRequestHandler):
         return 200, {}
 
     def upload_file(self, query, body, path):
-        self.workspace.state.files[path] = body["content"] if body else b""
+        self._store(path, body["content"] if body else b"")
         return 204, None
+
+    def _store(self, path: str, content: bytes) -> None:
+        import time
+
+        self.workspace.state.files[path] = content
+        self.workspace.state.file_times[path] = int(time.time() * 1000)
+
+    def delete_file(self, query, body, path):
+        state = self.workspace.state
+        if path not in state.files:
+            raise _NotFound(f"The file {path} does not exist.")
+        del state.files[path]
+        state.file_times.pop(path, None)
+        return 204, None
+
+    def list_directory(self, query, body, path):
+        """A folder's entries, files and folders, a page at a time; a Volume itself (three names
+        below /Volumes) always exists, any other folder only while a file is under it."""
+        state = self.workspace.state
+        folder = path.rstrip("/")
+        entries: dict[str, dict[str, Any]] = {}
+        for name in sorted(state.files):
+            if not name.startswith(folder + "/"):
+                continue
+            child, _, rest = name[len(folder) + 1:].partition("/")
+            if rest:
+                entries.setdefault(child, {"name": child, "path": f"{folder}/{child}/", "is_directory": True})
+            else:
+                entries[child] = {"name": child, "path": name, "is_directory": False,
+                                  "file_size": len(state.files[name]), "last_modified": state.file_times[name]}
+        if not entries and len(folder.strip("/").split("/")) < 4:
+            raise _NotFound(f"The directory {path} does not exist.")
+        items = [entries[k] for k in sorted(entries)]
+        start = int(query.get("page_token") or 0)
+        payload: dict[str, Any] = {"contents": items[start:start + PAGE_SIZE]}
+        if start + PAGE_SIZE < len(items):
+            payload["next_page_token"] = str(start + PAGE_SIZE)
+        return 200, payload
 
     # Multipart uploads, as databricks-sdk's files.upload sends a file from 50 MiB.
     def multipart_upload(self, query, body, path):
@@ -296,7 +343,7 @@ class _Handler(BaseHTTPRequestHandler):
                          f"the uploaded parts {sorted(upload['parts'])}"}
         if any(etag != _etag(upload["parts"][number]) for number, etag in listed):
             return 400, {"error_code": "INVALID_PARAMETER_VALUE", "message": "a part's ETag does not match"}
-        ws.state.files[path] = b"".join(upload["parts"][n] for n in numbers)
+        self._store(path, b"".join(upload["parts"][n] for n in numbers))
         del ws.state.uploads[query["session_token"]]
         return 200, {}
 

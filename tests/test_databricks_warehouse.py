@@ -363,6 +363,91 @@ def test_landing_files_are_uploaded_to_the_volume_then_removed(workspace, tmp_pa
     assert uploads[0].query == {"overwrite": "true"}
 
 
+class LoadedFilesSession(LiveSession):
+    """The live session against the stand-in for the REST API (warehouse state, Files API), with
+    raw_events answered here: the landing files named in `loaded` are those it holds rows of."""
+
+    def __init__(self, access: DatabricksAccess, loaded: set[str]) -> None:
+        super().__init__(access)
+        self.loaded = loaded
+        self.sent: list[str] = []
+
+    def execute(self, text: str) -> Outcome:
+        self.sent.append(text)
+        assert text.startswith("SELECT DISTINCT landing_file\nFROM ecommerce.bronze.raw_events\n"
+                               "WHERE landing_file IN (")
+        asked = text.split("IN (", 1)[1].rstrip(")").split(", ")
+        return Outcome(["landing_file"], [(n.strip("'"),) for n in asked if n.strip("'") in self.loaded])
+
+
+def _volume_with_files(workspace, tmp_path, ages: dict[str, float]) -> dict[str, str]:
+    """Upload one landing file per name through files.upload, then set its age in hours."""
+    import time as clock
+
+    landing = tmp_path / "landing"
+    landing.mkdir()
+    warehouse = DatabricksWarehouse.live(Names(), _access(workspace.host))
+    remote = {}
+    for name, hours in ages.items():
+        path = landing / name
+        path.write_text('{"source":"ns/orders"}\n')
+        warehouse.stage_landing_file(path)
+        remote[name] = f"/Volumes/ecommerce/bronze/landing/{name}"
+        workspace.state.file_times[remote[name]] = int((clock.time() - hours * 3600) * 1000)
+    return remote
+
+
+def test_loaded_landing_files_are_removed_from_the_volume_through_the_files_api(workspace, tmp_path):
+    """The real SDK lists the Volume (paged: the stand-in answers 4 entries a page) and deletes the
+    old files raw_events holds; an old file not loaded, a new one and a folder stay."""
+    from ecomctl.ingest import remove_loaded_landing_files
+
+    names = [f"20260101T00000{i}_ns-orders_p0_{i:012d}-{i:012d}_f{i}.json" for i in range(7)]
+    ages = dict.fromkeys(names[:5], 30.0) | {names[5]: 1.0, names[6]: 30.0}
+    remote = _volume_with_files(workspace, tmp_path, ages)
+    workspace.state.files["/Volumes/ecommerce/bronze/landing/_checkpoints/x.json"] = b"{}"
+    workspace.state.file_times["/Volumes/ecommerce/bronze/landing/_checkpoints/x.json"] = 0
+    session = LoadedFilesSession(_access(workspace.host), loaded=set(names[:6]))
+    warehouse = DatabricksWarehouse(Names(), session)
+    workspace.clear_requests()
+
+    assert remove_loaded_landing_files(warehouse, tmp_path / "landing", 24) == 5
+    assert sorted(workspace.state.files) == sorted(
+        [remote[names[5]], remote[names[6]], "/Volumes/ecommerce/bronze/landing/_checkpoints/x.json"])
+    lists = [r for r in workspace.api_requests() if r.path.startswith("/api/2.0/fs/directories")]
+    assert {r.path for r in lists} == {"/api/2.0/fs/directories/Volumes/ecommerce/bronze/landing/"}
+    assert len(lists) == 2  # 8 entries, 4 a page: the SDK followed next_page_token
+    deletes = [r.path for r in workspace.api_requests() if r.method == "DELETE"]
+    assert deletes == [f"/api/2.0/fs/files{remote[n]}" for n in names[:5]]
+    (asked,) = session.sent  # one query, for the six old landing files only
+    assert all(f"'{n}'" in asked for n in names[:5] + [names[6]]) and names[5] not in asked
+
+
+def test_a_landing_file_already_gone_is_not_an_error_but_a_refused_delete_is(workspace, tmp_path):
+    name = "20260101T000000_ns-orders_p0_000000000000-000000000001_abc.json"
+    remote = _volume_with_files(workspace, tmp_path, {name: 30.0})[name]
+    warehouse = DatabricksWarehouse.live(Names(), _access(workspace.host))
+    assert [f.name for f in warehouse.landing_files(tmp_path)] == [name]
+    workspace.state.failures[("DELETE", r"^/api/2\.0/fs/files/")] = (403, "PERMISSION_DENIED", "no WRITE VOLUME")
+    with pytest.raises(WarehouseError) as info:
+        warehouse.remove_landing_file(tmp_path, name)
+    assert str(info.value).startswith(f"cannot delete {remote}: access denied (no WRITE VOLUME")
+    assert info.value.hint.startswith("the landing files are removed with READ VOLUME and WRITE VOLUME")
+    workspace.state.failures.clear()
+    warehouse.remove_landing_file(tmp_path, name)
+    warehouse.remove_landing_file(tmp_path, name)  # 404 the second time: gone, as asked
+    assert workspace.state.files == {}
+
+
+def test_listing_a_missing_volume_says_to_run_setup(workspace):
+    warehouse = DatabricksWarehouse.live(Names(volume="nothere"), _access(workspace.host))
+    workspace.state.failures[("GET", r"^/api/2\.0/fs/directories/")] = (404, "NOT_FOUND", "no such volume")
+    with pytest.raises(WarehouseError) as info:
+        warehouse.landing_files(Path("unused"))
+    assert str(info.value) == ("cannot list the files in /Volumes/ecommerce/bronze/nothere: not found "
+                               "(no such volume) (run `ecomctl setup`, which creates the Volume)")
+
+
 def test_a_classic_warehouse_cannot_host_materialized_views(workspace):
     workspace.state.warehouse["warehouse_type"] = "CLASSIC"
     warehouse = DatabricksWarehouse.live(Names(), _access(workspace.host))
@@ -647,6 +732,7 @@ class VolumeSession(ScriptedSession):
     def __init__(self, setup_files) -> None:
         super().__init__()
         self.volume: dict[str, bytes] = {}
+        self.times: dict[str, float] = {}
         self.loaded: set[str] = set()
         self.rows: list[dict] = []
         self.history = [(f.version, f.name, f.checksum, None) for f in setup_files]
@@ -654,6 +740,15 @@ class VolumeSession(ScriptedSession):
     def upload(self, local: Path, remote: str) -> None:
         self.sent.append(f"<upload {remote}>")
         self.volume[remote] = Path(local).read_bytes()
+        self.times[remote] = time.time()
+
+    def list_files(self, remote_dir: str) -> list[tuple[str, float]]:
+        self.sent.append(f"<list {remote_dir}>")
+        return [(name.rpartition("/")[2], self.times[name]) for name in self.volume]
+
+    def delete_file(self, remote: str) -> None:
+        self.sent.append(f"<delete {remote}>")
+        self.volume.pop(remote, None)
 
     def execute(self, text: str) -> Outcome:
         self.sent.append(text)
@@ -670,6 +765,10 @@ class VolumeSession(ScriptedSession):
             for row in self.rows:
                 best[row["partition_id"]] = max(best.get(row["partition_id"], -1), row["sequence_number"])
             return Outcome(["partition_id", "checkpoint"], sorted(best.items()))
+        if text.startswith("SELECT DISTINCT landing_file"):
+            asked = {n.strip("'") for n in text.split("IN (", 1)[1].rstrip(")").split(", ")}
+            held = sorted({row.get("landing_file") for row in self.rows} & asked)
+            return Outcome(["landing_file"], [(n,) for n in held])
         if text.startswith("SELECT COUNT(*)"):
             return Outcome(["row_count"], [(len(self.rows),)])
         if text.startswith("SELECT version, file, checksum, applied_at"):
@@ -711,3 +810,44 @@ def test_client_ingest_uploads_each_landing_file_before_copy_into(tmp_path):
     assert len(session.rows) == 101
     bronze = [s for s in session.sent if s.startswith(("INSERT INTO ecommerce.bronze", "MERGE INTO ecommerce.bronze"))]
     assert bronze[-1].startswith("MERGE INTO ecommerce.bronze.rejected_events AS t")
+    # The Volume is listed once, after the loads; every file is new, so none is removed yet.
+    assert step.details["landing_files_removed"] == 0
+    listed = session.sent.index("<list /Volumes/ecommerce/bronze/landing>")
+    assert listed > copies[-1] and not any(s.startswith("<delete ") for s in session.sent)
+
+
+def test_client_ingest_removes_loaded_files_past_the_retention_from_the_volume(tmp_path):
+    """A day later, the next ingest deletes the Volume's files raw_events holds, after its own
+    loads, and keeps its own new ones and an old file it never loaded."""
+    from datetime import timedelta
+
+    from ecomctl.events.eventlog import EmbeddedEventLog
+    from ecomctl.events.generator import generate_messages
+    from ecomctl.pipeline import Pipeline
+    from ecomctl.warehouse.sqlfiles import load_step
+
+    settings = Settings.load({"target": "databricks", "home": tmp_path / "home"},
+                             environ={"DATABRICKS_WAREHOUSE_ID": "wh1", "ECOMCTL_INGEST_BATCH": "40"})
+    hub = EmbeddedEventLog(tmp_path / "hub.db", partitions=2, retention=timedelta(days=7))
+    session = VolumeSession(load_step("setup"))
+    with Pipeline(settings) as pipeline:
+        pipeline.__dict__["transport"] = hub
+        pipeline.__dict__["warehouse"] = DatabricksWarehouse(Names(), session, sleep=lambda s: None)
+        hub.send(generate_messages(100, seed=3))
+        first = pipeline.ingest()
+        old = sorted(session.volume)
+        assert len(old) == first.details["landing_files"]
+        # A file in the Volume that no load read (uploaded by hand, say): never removed.
+        stray = "/Volumes/ecommerce/bronze/landing/20250101T000000_x_p0_000000000000-000000000000_y.json"
+        session.volume[stray], session.loaded = b"", session.loaded | {stray}
+        for name in [*old, stray]:
+            session.times[name] = time.time() - 25 * 3600
+        hub.send(generate_messages(30, seed=4))
+        second = pipeline.ingest()
+
+    assert second.details["landing_files_removed"] == len(old)
+    assert stray in session.volume and not any(name in session.volume for name in old)
+    assert len(session.volume) == 1 + second.details["landing_files"]
+    deletes = [i for i, s in enumerate(session.sent) if s.startswith("<delete ")]
+    last_copy = max(i for i, s in enumerate(session.sent) if s.startswith("COPY INTO"))
+    assert len(deletes) == len(old) and min(deletes) > last_copy

@@ -62,11 +62,17 @@ def test_databricks_plan_without_credentials(home):
     assert sum(e.text.startswith("INSERT INTO ecommerce.ecomctl_meta.schema_history") for e in setup) == len(setup_files)
     assert ("generate", "send") in kinds and ("ingest", "receive") in kinds
     ingest = [e for e in plan.entries if e.step == "ingest"]
+    # After the round of read, write, upload and COPY INTO: one "api" entry for removing the
+    # loaded landing files past the retention from the Volume (listing it, deleting through the
+    # Files API), however many files there are; then bronze.
     assert [e.kind for e in ingest] == ["check", "sql", "sql", "sql", "sql", "receive", "write", "upload",
-                                        "sql", "check"] + ["sql"] * 13
+                                        "sql", "check", "api"] + ["sql"] * 13
+    assert ingest[10].text.startswith("remove the landing files older than 24 hours whose rows are loaded")
+    assert "GET /api/2.0/fs/directories/Volumes/ecommerce/bronze/landing/" in ingest[10].text
+    assert "DELETE /api/2.0/fs/files/Volumes/ecommerce/bronze/landing/<name>" in ingest[10].text
     # Whether bronze was built by these files (its record, else whether its tables exist), the
     # incremental bronze (the new events appended, then a merge per table), then the record.
-    bronze = [e.text.split("\n")[0] for e in ingest[10:]]
+    bronze = [e.text.split("\n")[0] for e in ingest[11:]]
     assert bronze[0] == "CREATE TABLE IF NOT EXISTS ecommerce.ecomctl_meta.layer_builds ("
     assert bronze[1] == "SELECT checksum FROM ecommerce.ecomctl_meta.layer_builds WHERE layer = 'bronze'"
     assert bronze[2].startswith("SELECT table_name FROM `ecommerce`.information_schema.tables")
@@ -120,6 +126,21 @@ def test_create_catalog_plans_its_managed_location(home):
     assert plan.entries[1].text.startswith(f"CREATE CATALOG IF NOT EXISTS ecommerce\nMANAGED LOCATION "
                                            f"'{location}'\nCOMMENT")
     _parses_as_databricks(plan.entries[1].text)
+
+
+@pytest.mark.parametrize("target", ["databricks", "local"])
+def test_the_plan_removes_loaded_landing_files_in_one_entry_or_none_with_retention_0(home, target):
+    kind = {"databricks": "api", "local": "write"}[target]
+    plan = _plan(target, home, [lambda p: p.ingest()], ECOMCTL_LANDING_RETENTION_HOURS="1")
+    (removal,) = [e for e in plan.entries if e.text.startswith("remove the landing files")]
+    assert removal.kind == kind
+    assert removal.text.startswith("remove the landing files older than 1 hour whose rows are loaded")
+    assert "raw_events.landing_file" in removal.text
+    if target == "local":
+        assert f"list {home / 'landing'} and delete each such file there" in removal.text
+    kept = _plan(target, home, [lambda p: p.ingest()], ECOMCTL_LANDING_RETENTION_HOURS="0")
+    assert len(kept.entries) == len(plan.entries) - 1
+    assert not any(e.text.startswith("remove the landing files") for e in kept.entries)
 
 
 def test_the_plan_says_how_a_landing_file_is_uploaded(home):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import stat
 import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
@@ -26,6 +27,14 @@ class StatementResult:
     action: str  # "create schema", "create table", "replace table", "materialize view", "copy into", ...
     rows: int | None  # rows affected (copy/insert/merge) or rows of the created table (CTAS); None for DDL
     seconds: float
+
+
+@dataclass(frozen=True)
+class LandingFile:
+    """A file at the Volume path: its name and when it was last modified (POSIX seconds)."""
+
+    name: str
+    modified: float
 
 
 @dataclass
@@ -139,6 +148,30 @@ class Warehouse(ABC):
     def unstaged_landing_files(self, directory: Path) -> list[Path]:
         """Landing files written but not yet visible at the Volume path (left by an interrupted run)."""
         return []
+
+    def landing_files(self, directory: Path) -> list[LandingFile]:
+        """The files at the Volume path, with their modification times, sorted by name. Locally the
+        landing folder is the Volume (its hidden .tmp files are listed too: callers skip them)."""
+        directory = Path(directory)
+        if not directory.is_dir():
+            return []
+        found = []
+        for path in directory.iterdir():
+            try:
+                status = path.stat()
+            except FileNotFoundError:  # removed while listing (an unpublished file being renamed)
+                continue
+            if stat.S_ISREG(status.st_mode):
+                found.append(LandingFile(path.name, status.st_mtime))
+        return sorted(found, key=lambda f: f.name)
+
+    def remove_landing_file(self, directory: Path, name: str) -> None:
+        """Delete one file at the Volume path; one already gone is not an error."""
+        (Path(directory) / name).unlink(missing_ok=True)
+
+    def landing_removal_plan(self, directory: Path) -> tuple[str, str]:
+        """How landing files are listed and removed, for a plan: (entry kind, what is sent)."""
+        return "write", f"list {directory} and delete each such file there"
 
     @abstractmethod
     def close(self) -> None:

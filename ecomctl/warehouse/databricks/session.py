@@ -43,6 +43,10 @@ SESSION_CONFIGURATION = {"TIMEZONE": "UTC"}
 # Config.files_ext_multipart_upload_min_stream_size; a test keeps the two equal).
 MULTIPART_THRESHOLD_MIB = 50
 
+# Removing loaded landing files lists and deletes in the Volume: Unity Catalog privileges.
+VOLUME_ACCESS_HINT = ("the landing files are removed with READ VOLUME and WRITE VOLUME on the Volume; "
+                      "grant them, or set ECOMCTL_LANDING_RETENTION_HOURS=0 to keep every file")
+
 
 @dataclass
 class Outcome:
@@ -199,6 +203,33 @@ class LiveSession:
             self._api(lambda: self.workspace_client.files.upload(remote, handle, overwrite=True),
                       f"upload {local.name} to {remote}")
 
+    def list_files(self, remote_dir: str) -> list[tuple[str, float]]:
+        """The files (not folders) directly in a Volume folder, with their modification times in
+        POSIX seconds: files.list_directory_contents, which pages through GET
+        /api/2.0/fs/directories. A file the API gives no time for is left out (its age unknown)."""
+        files = self.workspace_client.files
+
+        def listing() -> list[tuple[str, float]]:
+            return [(entry.name, entry.last_modified / 1000)
+                    for entry in files.list_directory_contents(remote_dir + "/")
+                    if not entry.is_directory and entry.name and entry.last_modified is not None]
+        return self._api(listing, f"list the files in {remote_dir}",
+                         not_found_hint="run `ecomctl setup`, which creates the Volume",
+                         denied_hint=VOLUME_ACCESS_HINT)
+
+    def delete_file(self, remote: str) -> None:
+        """files.delete (DELETE /api/2.0/fs/files/...); a file already gone is what was asked."""
+        from databricks.sdk.errors import NotFound
+
+        files = self.workspace_client.files
+
+        def delete() -> None:
+            try:
+                files.delete(remote)
+            except NotFound:  # removed meanwhile, by another ingest say
+                pass
+        self._api(delete, f"delete {remote}", denied_hint=VOLUME_ACCESS_HINT)
+
     def close(self) -> None:
         if self._connection is not None:
             try:
@@ -237,7 +268,9 @@ class LiveSession:
                     hint="check DATABRICKS_HTTP_PATH / DATABRICKS_WAREHOUSE_ID") from None
         return self._connection
 
-    def _api(self, call: Callable[[], Any], what: str) -> Any:
+    def _api(self, call: Callable[[], Any], what: str, *,
+             not_found_hint: str = "check DATABRICKS_WAREHOUSE_ID / DATABRICKS_HTTP_PATH",
+             denied_hint: str = "check DATABRICKS_TOKEN or the profile's credentials") -> Any:
         """A REST call whose failure becomes one line naming what was attempted."""
         from databricks.sdk.errors import DatabricksError, NotFound, PermissionDenied, Unauthenticated
 
@@ -245,10 +278,10 @@ class LiveSession:
             return call()
         except NotFound as exc:
             raise WarehouseError(f"cannot {what}: not found ({first_line(exc)})",
-                                 hint="check DATABRICKS_WAREHOUSE_ID / DATABRICKS_HTTP_PATH") from None
+                                 hint=not_found_hint) from None
         except (Unauthenticated, PermissionDenied) as exc:
             raise WarehouseError(f"cannot {what}: access denied ({first_line(exc)})",
-                                 hint="check DATABRICKS_TOKEN or the profile's credentials") from None
+                                 hint=denied_hint) from None
         except DatabricksError as exc:
             raise WarehouseError(f"cannot {what}: {first_line(exc)}") from None
         except Exception as exc:  # the SDK's TimeoutError over requests' ConnectionError, and the like
@@ -315,6 +348,14 @@ class PlannedSession:
 
     def upload(self, local: Path, remote: str) -> None:
         self.plan.add("upload", upload_description(local, remote))
+
+    def list_files(self, remote_dir: str) -> list[tuple[str, float]]:
+        self.plan.add("api", f"GET /api/2.0/fs/directories{remote_dir}/ (Files API): list the files "
+                             "with their modification times, page by page")
+        return []
+
+    def delete_file(self, remote: str) -> None:
+        self.plan.add("api", f"DELETE /api/2.0/fs/files{remote} (Files API)")
 
     @property
     def workspace_client(self) -> Any:

@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
 from ecomctl.errors import SqlError, WarehouseError
-from ecomctl.warehouse.base import (Names, QueryResult, StatementResult, Warehouse, elapsed,
-                                    single_statement)
+from ecomctl.warehouse.base import (LandingFile, Names, QueryResult, StatementResult, Warehouse,
+                                    elapsed, single_statement)
 from ecomctl.warehouse.databricks.access import DatabricksAccess
 from ecomctl.warehouse.databricks.errors import StatementFailed, names_missing_object
 from ecomctl.warehouse.databricks.session import LiveSession, Outcome, PlannedSession
@@ -151,6 +151,20 @@ class DatabricksWarehouse(Warehouse):
         if not directory.is_dir():
             return []
         return sorted(p for p in directory.glob("*.json") if p.is_file())
+
+    def landing_files(self, directory: Path) -> list[LandingFile]:
+        """The files in the Volume (the local copies are removed once uploaded), listed through the
+        Files API with their modification times."""
+        listed = self.session.list_files(self.names.landing_path)
+        return sorted((LandingFile(name, modified) for name, modified in listed), key=lambda f: f.name)
+
+    def remove_landing_file(self, directory: Path, name: str) -> None:
+        self.session.delete_file(f"{self.names.landing_path}/{name}")
+
+    def landing_removal_plan(self, directory: Path) -> tuple[str, str]:
+        volume = self.names.landing_path
+        return "api", (f"list the Volume (GET /api/2.0/fs/directories{volume}/), then "
+                       f"DELETE /api/2.0/fs/files{volume}/<name> for each such file (Files API)")
 
     # -- sending statements --------------------------------------------------------------------------
     def ensure_running(self) -> None:
