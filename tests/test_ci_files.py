@@ -86,3 +86,17 @@ def test_the_tests_workflow_runs_on_push_what_ci_runs():
     floor = re.search(r'requires-python = ">=(\d+\.\d+)"', (REPO / "pyproject.toml").read_text())[1]
     assert floor in pythons
     assert "timeout-minutes" in job
+
+
+def test_ci_run_proves_the_dependency_floors():
+    """A second fresh environment gets every direct dependency at its declared minimum, on Python
+    3.10 (the oldest requires-python allows), and runs the tests that exercise them."""
+    script = (REPO / ".ci" / "run").read_text()
+    floors = script.split("# -- every direct dependency at its declared minimum", 1)[1].split(
+        "# -- the README's test command --", 1)[0]
+    assert "--resolution lowest-direct '.[test]'" in floors and "python3.10" in floors
+    for test in ["test_dialect.py", "test_dialect_coverage.py", "test_reference.py", "test_layers.py",
+                 "test_installed_cli.py", "test_databricks_warehouse.py", "test_eventhubs.py", "test_dry_run.py"]:
+        assert f"tests/{test}" in floors, test
+    assert "--target databricks run-all --dry-run" in floors
+    assert 'requires-python = ">=3.10"' in (REPO / "pyproject.toml").read_text()
