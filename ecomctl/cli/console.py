@@ -7,14 +7,23 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 from collections import Counter
 from decimal import Decimal
 from typing import Any, Iterable
 
-from rich.console import Console
+from rich.console import Console, RenderableType
+from rich.progress import BarColumn, Progress, ProgressColumn, Task
+from rich.spinner import Spinner
 from rich.table import Table
+from rich.text import Text
 
 from ecomctl.results import StepResult
+
+# What the count of a step's progress counts, as its live line and its log lines say it.
+_PROGRESS_LABELS = {"generate": "sending events", "send": "sending events", "ingest": "landing events"}
+# Without a terminal, a long step's progress goes to the log this often at most.
+PLAIN_PROGRESS_SECONDS = 10.0
 
 
 class Scrubber:
@@ -46,31 +55,36 @@ class PipelineConsole:
             interactive = self.console.is_terminal and not plain
         self.interactive = interactive
         self.scrub = scrub or Scrubber()
-        self._progress = None
-        self._task = None
+        self._live: _StepLine | None = None  # the running step's live line, on a terminal
         self._status = None
+        self._plain_progress_at = time.monotonic()
         self.dry_run = False  # a dry run prints its plan, not tables of objects that were not touched
         self.finished: list[StepResult] = []
 
     # -- Reporter ----------------------------------------------------------------
     def step_started(self, step: str, description: str) -> None:
-        if self.interactive and step in ("generate", "send", "ingest"):
-            from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
-                                       TimeElapsedColumn)
-
-            self._progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(),
-                                      MofNCompleteColumn(), TextColumn("{task.fields[bytes]}"),
-                                      TimeElapsedColumn(), console=self.console, transient=True)
-            self._progress.start()
-            self._task = self._progress.add_task(step, total=None, bytes="")
-        elif not self.interactive:
+        self._plain_progress_at = time.monotonic()
+        if self.interactive:
+            self._live = _StepLine(self.console, step, description)
+        else:
             self.console.print(f"{step}: started ({description})", soft_wrap=True)
 
     def progress(self, task: str, completed: int, total: int | None,
                  nbytes: int | None = None) -> None:
-        if self._progress is not None and self._task is not None:
-            fields = {} if nbytes is None else {"bytes": _filesize(nbytes)}
-            self._progress.update(self._task, completed=completed, total=total, **fields)
+        label = _PROGRESS_LABELS.get(task, task)
+        if self._live is not None:
+            self._live.show(label, completed, total, None if nbytes is None else _filesize(nbytes))
+        elif not self.interactive and time.monotonic() - self._plain_progress_at >= PLAIN_PROGRESS_SECONDS:
+            # A log gets a line now and then, so that a long step does not look hung there either.
+            self._plain_progress_at = time.monotonic()
+            self.console.print(f"{task}: {label} {_count(completed, total)}", soft_wrap=True)
+
+    def phase(self, step: str, text: str, done: int = 0, total: int | None = None) -> None:
+        if self._live is not None:
+            self._live.show(text, done, total)
+        elif not self.interactive:
+            count = _count(done, total)
+            self.console.print(_escape(f"{step}: {text}" + (f" {count}" if count else "")), soft_wrap=True)
 
     def step_finished(self, result: StepResult) -> None:
         self._stop_progress()
@@ -93,7 +107,11 @@ class PipelineConsole:
         self.console.print(f"[yellow]![/yellow] {_escape(self.scrub(text))}", soft_wrap=True)
 
     def waiting(self, text: str | None) -> None:
-        """A spinner on a terminal, one line elsewhere; None ends the wait."""
+        """A spinner on a terminal (the step's live line when it has one), one line elsewhere;
+        None ends the wait."""
+        if self._live is not None:
+            self._live.wait(None if text is None else self.scrub(text))
+            return
         if text is None:
             if self._status is not None:
                 self._status.stop()
@@ -234,11 +252,92 @@ class PipelineConsole:
                            soft_wrap=True)
 
     def _stop_progress(self) -> None:
+        if self._live is not None:
+            self._live.stop()
+            self._live = None
         self.waiting(None)
-        if self._progress is not None:
-            self._progress.stop()
-            self._progress = None
-            self._task = None
+
+
+class _StepLine:
+    """The live line of a running step on a terminal: a spinner, what the step does now, a bar and
+    a count once the total is known, and a clock. The spinner and the clock never stop while the
+    step runs, whatever the count says: a finished count (300,000/300,000) with the bronze SQL
+    still running must not look hung."""
+
+    def __init__(self, console: Console, step: str, description: str) -> None:
+        self.step = step
+        self.started = time.monotonic()
+        self.text = description
+        self.progress = Progress(_Spinner(), _Text(), _Bar(bar_width=24), _Count(), _Clock(self.started),
+                                 console=console, transient=True)
+        self.task = self.progress.add_task(description, total=None, step=step, extra="")
+        self.progress.start()
+
+    def show(self, text: str, done: int, total: int | None, extra: str | None = None) -> None:
+        self.text = text
+        fields = {} if extra is None else {"extra": extra}
+        self.progress.update(self.task, description=text, completed=done, total=total, **fields)
+
+    def wait(self, text: str | None) -> None:
+        """While the step waits (a warehouse starting), the line says on what; then what it did."""
+        self.progress.update(self.task, description=self.text if text is None else text)
+
+    def stop(self) -> None:
+        self.progress.stop()
+
+
+class _Spinner(ProgressColumn):
+    """Always spinning: Rich's own spinner stops when the count is complete."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.spinner = Spinner("dots", style="progress.spinner")
+
+    def render(self, task: Task) -> RenderableType:
+        return self.spinner.render(task.get_time())
+
+
+class _Text(ProgressColumn):
+    def render(self, task: Task) -> RenderableType:
+        text = Text(task.fields["step"], style="bold")
+        text.append(f" {task.description}")
+        return text
+
+
+class _Bar(BarColumn):
+    """No bar until there is a total: never `0/?`."""
+
+    def render(self, task: Task) -> RenderableType:
+        return Text("") if task.total is None else super().render(task)
+
+
+class _Count(ProgressColumn):
+    """`120,000/300,000` and, when sending, the bytes so far."""
+
+    def render(self, task: Task) -> RenderableType:
+        count = _count(int(task.completed), None if task.total is None else int(task.total))
+        return Text(" ".join(p for p in (count, task.fields.get("extra") or "") if p),
+                    style="progress.download")
+
+
+class _Clock(ProgressColumn):
+    """The step's clock, not the task's: it does not stop when a count is complete."""
+
+    def __init__(self, started: float) -> None:
+        super().__init__()
+        self.started = started
+
+    def render(self, task: Task) -> RenderableType:
+        seconds = int(time.monotonic() - self.started)
+        return Text(f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}",
+                    style="progress.elapsed")
+
+
+def _count(done: int, total: int | None) -> str:
+    """`1,234/5,000`; with no total, `1,234`, or nothing before the first unit."""
+    if total is not None:
+        return f"{done:,}/{total:,}"
+    return f"{done:,}" if done else ""
 
 
 def no_color() -> bool:
