@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -44,14 +45,16 @@ def _partition_lag(step: StepResult, transport: "Transport", warehouse: "Warehou
         expired = expired_unread(state, landed)
         lag = max(state.last_sequence_number - landed - expired, 0)
         enqueued = state.last_enqueued_time.isoformat() if state.last_enqueued_time else None
-        rows.append([pid, state.last_sequence_number, landed, lag, expired, enqueued or "-"])
+        rows.append([pid, _sequence(state.last_sequence_number), _sequence(landed), lag, expired,
+                     _time(state.last_enqueued_time)])
         partitions.append({"partition_id": pid, "last_enqueued_sequence": state.last_sequence_number,
                            "last_landed_sequence": landed, "lag": lag, "expired": expired,
                            "last_enqueued_time": enqueued})
     step.details["partitions"] = partitions
     step.details["total_lag"] = sum(p["lag"] for p in partitions)
     step.tables[f"partitions of {transport.source}"] = (
-        ["partition", "last enqueued", "last landed", "lag", "expired unread", "last enqueued time"], rows)
+        ["partition", "last\nenqueued", "last\nlanded", "lag", "expired\nunread", "last enqueued\n(UTC)"],
+        rows)
 
 
 def _migrations(step: StepResult, warehouse: "Warehouse", sql_root: Path) -> None:
@@ -59,7 +62,22 @@ def _migrations(step: StepResult, warehouse: "Warehouse", sql_root: Path) -> Non
     from ecomctl.warehouse.sqlfiles import load_step
 
     statuses = migrations.status(warehouse, load_step("setup", sql_root))
-    rows = [[s.file.version, s.file.name, s.state, str(s.applied_at or "-")] for s in statuses]
-    step.details["sql_versions"] = [{"version": r[0], "file": r[1], "state": r[2], "applied_at": r[3]}
-                                    for r in rows]
-    step.tables["setup SQL versions"] = (["version", "file", "state", "applied at"], rows)
+    step.details["sql_versions"] = [{"version": s.file.version, "file": s.file.name, "state": s.state,
+                                     "applied_at": str(s.applied_at or "-")} for s in statuses]
+    step.tables["setup SQL versions"] = (
+        ["version", "file", "state", "applied at (UTC)"],
+        [[s.file.version, s.file.name.removeprefix("setup/"), s.state, _time(s.applied_at)]
+         for s in statuses])
+
+
+def _sequence(number: int) -> int | None:
+    """-1 means "none yet" (an empty partition, nothing landed): shown as `-`."""
+    return None if number < 0 else number
+
+
+def _time(moment: datetime | None) -> str | None:
+    if moment is None:
+        return None
+    if not isinstance(moment, datetime):
+        return str(moment)
+    return moment.strftime("%Y-%m-%d %H:%M:%S")

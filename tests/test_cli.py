@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import duckdb
@@ -250,3 +253,68 @@ def test_github_step_summary_is_appended(cli, tmp_path):
     assert "| ingest |" in text and "| valid orders | 30 |" in text
 
 
+
+
+# -- what the output says ----------------------------------------------------------------------
+
+def test_each_step_says_what_it_did_in_its_own_unit_never_rows_of_tables_added(cli, tmp_path):
+    """300 events used to finish ingest with "910 rows": raw_events + received_events + orders +
+    products + rejected_events added together. Each table keeps its own count; a step's line and
+    the summaries say one figure with its unit."""
+    summary = tmp_path / "summary.md"
+    result = cli("run-all", "--count", "300", "--seed", "4", env={"GITHUB_STEP_SUMMARY": str(summary)})
+    assert result.exit_code == 0
+    out = result.stdout
+    for step, said in (("setup", "4 setup files applied"), ("generate", "300 events sent"),
+                       ("ingest", "300 events landed"), ("transform", "5 tables built"),
+                       ("views", "8 views built"), ("dashboards", "10 queries run")):
+        assert re.search(rf"^{step}: finished in \d+\.\d\ds \({said}\)$", out, re.M), step
+        assert re.search(rf"^│ {step} +│ {said} +│ +\d+\.\d\d │$", out, re.M), step  # the summary
+        assert f"| {step} | {said} | " in summary.read_text()
+    assert not re.search(r"\d rows\b", out) and "910" not in out
+    assert re.search(r"^│ ecommerce\.bronze\.products +│ replace table │ +10 │", out, re.M)
+
+
+def test_counts_have_separators_and_their_words_agree_with_them(cli):
+    assert cli("setup").exit_code == 0
+    one = cli("generate", "--count", "1")
+    assert re.search(r"^sent 1 event in 1 batch \([\d,]+ bytes, ", one.stdout, re.M), one.stdout
+    assert "(1 event sent)" in one.stdout
+    many = cli("generate", "--count", "2500", "--seed", "1")
+    assert re.search(r"^sent 2,500 events in \d batches \(1,\d{3},\d{3} bytes, ", many.stdout, re.M)
+    assert "(2,500 events sent)" in many.stdout
+
+
+def test_status_shows_empty_partitions_as_a_dash_and_has_no_empty_column(cli):
+    assert cli("setup").exit_code == 0
+    Path("one.jsonl").write_text(json.dumps({"customer_id": "C1"}) + "\n")
+    assert cli("send", "one.jsonl").exit_code == 0
+    result = cli("status")
+    assert result.exit_code == 0
+    table = result.stdout.split("partitions of local/orders", 1)[1].split("└", 1)[0]
+    rows = [[cell.strip() for cell in line.split("│")[1:-1]] for line in table.splitlines()
+            if line.startswith("│")]
+    assert len(rows) == 4, result.stdout
+    assert "-1" not in {cell for row in rows for cell in row}
+    assert sorted(r[1] for r in rows) == ["-", "-", "-", "0"]  # last enqueued: one event in one partition
+    assert {r[2] for r in rows} == {"-"}                     # nothing landed yet
+    assert cli("ingest").exit_code == 0
+    result = cli("status")
+    assert "reconciliation (all runs)" in result.stdout and "this run" not in result.stdout
+    assert re.search(r"^│ landed in raw_events +│ +1 │$", result.stdout, re.M)
+
+
+@pytest.mark.slow
+def test_without_a_terminal_every_table_fits_80_columns(home):
+    """A log or a cron mail has no width: the tables fit 80 columns, as the README says, the top
+    cities and their bars included."""
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("ECOMCTL_") and k not in ("COLUMNS", "NO_COLOR", "FORCE_COLOR")}
+    for args in (["run-all", "--count", "300", "--seed", "6"], ["status"], ["dashboards"]):
+        result = subprocess.run([sys.executable, "-m", "ecomctl", "--home", str(home), *args],
+                                capture_output=True, text=True, env=env, timeout=300)
+        assert result.returncode == 0, result.stderr
+        table_lines = [line for line in result.stdout.splitlines() if set(line) & set("│┃┏┗└┡")]
+        assert table_lines, args
+        assert max(len(line) for line in table_lines) <= 80, (args, max(table_lines, key=len))
+    assert "top cities by net revenue" in result.stdout

@@ -49,8 +49,9 @@ class PipelineConsole:
         # terminal (FORCE_COLOR included), so live progress gives way to one line per step.
         self.console = Console(file=stream, highlight=False, color_system=None if plain else "auto")
         if not self.console.is_terminal and "COLUMNS" not in os.environ:
-            # Logs (CI, cron, pipes) have no width: do not squeeze tables into 80 columns.
-            self.console.width = 160
+            # Logs (CI, cron, pipes, mail) have no width of their own: 80 columns, as the README
+            # promises (Rich's default would be whatever it guesses).
+            self.console.width = 80
         if interactive is None:
             interactive = self.console.is_terminal and not plain
         self.interactive = interactive
@@ -92,9 +93,8 @@ class PipelineConsole:
         if self.dry_run:
             return
         if not self.interactive:
-            rows = sum(o.rows or 0 for o in result.objects)
             self.console.print(f"{result.step}: finished in {result.seconds:.2f}s "
-                               f"({len(result.objects)} objects, {rows} rows)", soft_wrap=True)
+                               f"({step_headline(result)})", soft_wrap=True)
         self.render_step(result)
 
     def step_failed(self, result: StepResult) -> None:
@@ -147,7 +147,15 @@ class PipelineConsole:
 
     # -- rendering -----------------------------------------------------------------
     def render_step(self, result: StepResult) -> None:
-        if result.objects:
+        if result.objects and result.step == "status":
+            # status counts rows: no action or time per table worth a column
+            table = Table(title="rows per table", title_justify="left")
+            table.add_column("table")
+            table.add_column("rows", justify="right")
+            for obj in result.objects:
+                table.add_row(_escape(self.scrub(obj.object)), _num(obj.rows))
+            self.console.print(table)
+        elif result.objects:
             table = Table(title=f"{result.step} ({result.seconds:.2f}s)", title_justify="left")
             table.add_column("object")
             table.add_column("action")
@@ -164,17 +172,20 @@ class PipelineConsole:
                 self.render_table(title, columns, rows)
         if result.step in ("generate", "send"):
             d = result.details
-            self.console.print(f"sent {d['events']:,} events in {d['batches']:,} batches "
-                               f"({d['bytes']:,} bytes, {d.get('seconds', result.seconds):.2f} s, "
+            self.console.print(f"sent {plural(d['events'], 'event')} in {plural(d['batches'], 'batch', 'batches')} "
+                               f"({plural(d['bytes'], 'byte')}, {d.get('seconds', result.seconds):.2f} s, "
                                f"{d['events_per_second']:,} events/s)")
             if d.get("empty_lines_skipped"):
-                self.console.print(f"skipped {d['empty_lines_skipped']:,} empty lines of "
+                self.console.print(f"skipped {plural(d['empty_lines_skipped'], 'empty line')} of "
                                    f"{_escape(self.scrub(d['file']))}")
 
     def render_table(self, title: str, columns: list[str], rows: list[list[Any]]) -> None:
         table = Table(title=title, title_justify="left")
-        for column in columns:
-            table.add_column(str(column))
+        for n, column in enumerate(columns):
+            # A column of numbers (and blanks) reads right-aligned, as in every table above.
+            numeric = any(_is_number(row[n]) or _is_size(row[n]) for row in rows) and all(
+                row[n] is None or _is_number(row[n]) or _is_size(row[n]) for row in rows)
+            table.add_column(str(column), justify="right" if numeric else "left")
         for row in rows:
             table.add_row(*(_cell(self.scrub(v) if isinstance(v, str) else v) for v in row))
         self.console.print(table)
@@ -201,34 +212,48 @@ class PipelineConsole:
         if self.dry_run:  # the plan is the summary of a dry run
             return
         table = Table(title="run-all summary", title_justify="left")
-        for column in ("step", "objects", "rows", "seconds"):
-            table.add_column(column, justify="left" if column == "step" else "right")
+        for column in ("step", "result", "seconds"):
+            table.add_column(column, justify="right" if column == "seconds" else "left")
         for step in steps:
-            table.add_row(step.step, str(len(step.objects)),
-                          _num(sum(o.rows or 0 for o in step.objects)), f"{step.seconds:.2f}")
+            table.add_row(step.step, step_headline(step), f"{step.seconds:.2f}")
         self.console.print(table)
         if reconciliation:
             self.render_reconciliation(reconciliation)
+        dashboard = next((s.details["dashboard"] for s in steps if s.details.get("dashboard")), None)
+        if dashboard:
+            self.console.print(_escape(f"dashboard: {self.scrub(str(dashboard))}"), soft_wrap=True)
 
     def render_reconciliation(self, r: dict[str, Any]) -> None:
-        table = Table(title="reconciliation", title_justify="left")
-        table.add_column("events")
-        table.add_column("this run", justify="right")
-        table.add_column("all runs", justify="right")
-        for label, key in (("sent", "sent"), ("received from the hub", "received"),
-                           ("expired before ingest", "expired")):
-            if r.get(key) is not None:
-                table.add_row(label, _num(r[key]), "")
-        if r.get("recovered"):
-            table.add_row("recovered from an interrupted run", _num(r["recovered"]), "")
-        table.add_row("landed in raw_events", "" if r.get("landed") is None else _num(r["landed"]),
-                      _num(r["total_landed"]))
-        table.add_row("valid orders", "", _num(r["valid_orders"]))
-        table.add_row("rejected", "", _num(r["rejected"]))
-        table.add_row("duplicates removed", "", _num(r["duplicates_removed"]))
-        table.add_row("  transport redeliveries", "", _num(r["transport_duplicates"]))
-        table.add_row("  producer resends", "", _num(r["producer_duplicates"]))
-        table.add_row("balanced", "", _mark(r["balanced"]))
+        flow = [(label, r.get(key)) for label, key in (
+            ("sent", "sent"), ("received from the hub", "received"),
+            ("expired before ingest", "expired"), ("recovered from an interrupted run", "recovered"))
+            if r.get(key) is not None and (key != "recovered" or r[key])]
+        if flow or r.get("landed") is not None:
+            table = Table(title="reconciliation", title_justify="left")
+            table.add_column("events")
+            table.add_column("this run", justify="right")
+            table.add_column("all runs", justify="right")
+            for label, value in flow:
+                table.add_row(label, _num(value), "")
+            table.add_row("landed in raw_events", "" if r.get("landed") is None else _num(r["landed"]),
+                          _num(r["total_landed"]))
+
+            def add(label: str, value: str) -> None:
+                table.add_row(label, "", value)
+        else:  # status: no run, so no "this run" column
+            table = Table(title="reconciliation (all runs)", title_justify="left")
+            table.add_column("events")
+            table.add_column("count", justify="right")
+            table.add_row("landed in raw_events", _num(r["total_landed"]))
+
+            def add(label: str, value: str) -> None:
+                table.add_row(label, value)
+        add("valid orders", _num(r["valid_orders"]))
+        add("rejected", _num(r["rejected"]))
+        add("duplicates removed", _num(r["duplicates_removed"]))
+        add("  transport redeliveries", _num(r["transport_duplicates"]))
+        add("  producer resends", _num(r["producer_duplicates"]))
+        add("balanced", _mark(r["balanced"]))
         self.console.print(table)
         partitions = r.get("partitions") or []
         if partitions:
@@ -340,6 +365,34 @@ def _count(done: int, total: int | None) -> str:
     return f"{done:,}" if done else ""
 
 
+def plural(count: int, word: str, words: str | None = None) -> str:
+    """`1 event`, `2 events`, `1,000 queries`."""
+    return f"{count:,} {word if count == 1 else (words or word + 's')}"
+
+
+def step_headline(step: StepResult) -> str:
+    """What a step did in a few words, for its log line and the run summaries: one figure with
+    its unit, never rows of different tables added together."""
+    d, objects = step.details, len(step.objects)
+    if step.step in ("generate", "send") and d.get("events") is not None:
+        return f"{plural(d['events'], 'event')} sent"
+    if step.step == "ingest" and d.get("landed") is not None:
+        expired = f", {d['expired']:,} expired before ingest" if d.get("expired") else ""
+        return f"{plural(d['landed'], 'event')} landed{expired}"
+    if step.step == "setup" and "applied_files" in d:
+        applied = len(d["applied_files"])
+        return f"{plural(applied, 'setup file')} applied" if applied else "setup SQL up to date"
+    if step.step == "transform":
+        return f"{plural(objects, 'table')} built"
+    if step.step == "views":
+        return f"{plural(objects, 'view')} built"
+    if step.step == "dashboards" and d.get("queries") is not None:
+        return f"{plural(d['queries'], 'query', 'queries')} run"
+    if step.step == "status":
+        return f"{plural(objects, 'table')} counted"
+    return plural(objects, "object")
+
+
 def no_color() -> bool:
     """NO_COLOR set to anything but the empty string turns colour off (https://no-color.org)."""
     return bool(os.environ.get("NO_COLOR"))
@@ -347,6 +400,13 @@ def no_color() -> bool:
 
 def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float, Decimal)) and not isinstance(value, bool)
+
+
+def _is_size(value: Any) -> bool:
+    """`311.3 kB`: a figure with its unit, right-aligned like a number."""
+    import re
+
+    return isinstance(value, str) and re.fullmatch(r"[\d,.]+ (bytes|kB|MB|GB|TB)", value) is not None
 
 
 def _mark(ok: bool) -> str:

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 def markdown_summary(report) -> str:
     status = "succeeded" if report.ok else f"failed: {report.error}"
+    from ecomctl.cli.console import step_headline
+
     lines = [f"### ecomctl {report.command} on {report.target} {status}", "",
-             "| step | objects | rows | seconds |", "|---|---:|---:|---:|"]
+             "| step | result | seconds |", "|---|---|---:|"]
     for step in report.steps:
-        rows = sum(o.rows or 0 for o in step.objects)
-        lines.append(f"| {step.step} | {len(step.objects)} | {rows:,} | {step.seconds:.2f} |")
+        lines.append(f"| {step.step} | {step_headline(step)} | {step.seconds:.2f} |")
     r = report.reconciliation
     if r:
         lines += ["", "| events | count |", "|---|---:|"]
