@@ -1,4 +1,8 @@
-"""status: row counts per table, lag per partition, applied SQL versions. Reads only."""
+"""status: row counts per table, lag per partition, applied SQL versions. Reads only.
+
+It never waits behind a writer: when another process is writing the warehouse, it shows the
+event log's side and who writes (command and step), and says the warehouse figures come later.
+"""
 
 from __future__ import annotations
 
@@ -7,10 +11,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ecomctl.ingest import expired_unread, read_checkpoints
+from ecomctl.locking import LockBusy
 from ecomctl.results import ObjectResult, StepResult
 
 if TYPE_CHECKING:  # pragma: no cover
-    from ecomctl.events.transport import Transport
+    from ecomctl.events.transport import PartitionState, Transport
     from ecomctl.warehouse.base import Names, Warehouse
 
 
@@ -21,6 +26,14 @@ def collect_status(step: StepResult, transport: "Transport", warehouse: "Warehou
         step.tables["state"] = (["object", "state"], [[str(home), "not set up: run `ecomctl setup`"]])
         return
     step.details["set_up"] = True
+    try:
+        warehouse.open_for_reading()
+    except LockBusy as busy:
+        # Say at once what can be said without the warehouse, rather than wait for the writer.
+        step.details["warehouse_busy"] = busy.holder.as_dict()
+        step.details.update(total_lag=None, sql_versions=None)
+        _event_log(step, transport)
+        return
     for schema in (names.bronze, names.silver, names.gold):
         for table in warehouse.tables(schema):
             fqn = f"{names.catalog}.{schema}.{table}"
@@ -57,6 +70,22 @@ def _partition_lag(step: StepResult, transport: "Transport", warehouse: "Warehou
         rows)
 
 
+def _event_log(step: StepResult, transport: "Transport") -> None:
+    """The partitions as the event log alone knows them: what landed is in the warehouse."""
+    rows, partitions = [], []
+    for pid in transport.partition_ids():
+        state = transport.partition_state(pid)
+        rows.append([pid, _first_retained(state), _sequence(state.last_sequence_number),
+                     _time(state.last_enqueued_time)])
+        partitions.append({"partition_id": pid, "last_enqueued_sequence": state.last_sequence_number,
+                           "last_landed_sequence": None, "lag": None, "expired": None,
+                           "last_enqueued_time": state.last_enqueued_time.isoformat()
+                           if state.last_enqueued_time else None})
+    step.details["partitions"] = partitions
+    step.tables[f"partitions of {transport.source} (the event log alone)"] = (
+        ["partition", "first\nretained", "last\nenqueued", "last enqueued\n(UTC)"], rows)
+
+
 def _migrations(step: StepResult, warehouse: "Warehouse", sql_root: Path) -> None:
     from ecomctl.warehouse import migrations
     from ecomctl.warehouse.sqlfiles import load_step
@@ -73,6 +102,12 @@ def _migrations(step: StepResult, warehouse: "Warehouse", sql_root: Path) -> Non
 def _sequence(number: int) -> int | None:
     """-1 means "none yet" (an empty partition, nothing landed): shown as `-`."""
     return None if number < 0 else number
+
+
+def _first_retained(state: "PartitionState") -> int | None:
+    if state.last_sequence_number < 0 or state.beginning_sequence_number > state.last_sequence_number:
+        return None  # empty, or every event expired
+    return state.beginning_sequence_number
 
 
 def _time(moment: datetime | None) -> str | None:

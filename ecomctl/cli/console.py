@@ -147,6 +147,8 @@ class PipelineConsole:
 
     # -- rendering -----------------------------------------------------------------
     def render_step(self, result: StepResult) -> None:
+        if result.details.get("warehouse_busy"):
+            self.message(busy_line(result.details["warehouse_busy"]))
         if result.objects and result.step == "status":
             # status counts rows: no action or time per table worth a column
             table = Table(title="rows per table", title_justify="left")
@@ -391,6 +393,14 @@ def step_headline(step: StepResult) -> str:
     if step.step == "status":
         return f"{plural(objects, 'table')} counted"
     return plural(objects, "object")
+
+
+def busy_line(holder: dict[str, Any]) -> str:
+    """What status says when another process writes the warehouse (details["warehouse_busy"])."""
+    from ecomctl.locking import LockHolder
+
+    return (f"another ecomctl process ({LockHolder(**holder).describe()}) is writing the warehouse: "
+            "its row counts, lag, SQL versions and reconciliation show once it is done")
 
 
 def no_color() -> bool:

@@ -128,6 +128,11 @@ class Warehouse(ABC):
         """Landing files written but not yet visible at the Volume path (left by an interrupted run)."""
         return []
 
+    def open_for_reading(self) -> None:  # noqa: B027 (a no-op where readers never wait)
+        """Connect for reading only, now: beside other readers and without waiting for a writer,
+        which raises ecomctl.locking.LockBusy naming it (the local file takes one writer at a
+        time). For read-only commands, which show what they can rather than wait."""
+
     @abstractmethod
     def close(self) -> None:
         """Release the connection; the warehouse reconnects if used again."""

@@ -47,6 +47,7 @@ class LiveSession:
         self._lock: Any = None
         self._con: Any = None
         self._meta_ready = False
+        self.read_only = False
 
     # -- connection ------------------------------------------------------------------------
     @property
@@ -55,6 +56,13 @@ class LiveSession:
             self._con = self._connect()
         return self._con
 
+    def open(self, *, read_only: bool = False) -> None:
+        """Open the file now unless it is open. Read-only, it opens beside other readers and never
+        waits for a writer: one that holds the file raises LockBusy naming it."""
+        if self._con is None:
+            self.read_only = read_only
+            self._con = self._connect()
+
     def _connect(self) -> Any:
         import duckdb
 
@@ -62,8 +70,9 @@ class LiveSession:
         if self.lock_wait is not None and self._lock is None:
             from ecomctl.locking import ProcessLock
 
-            self._lock = ProcessLock(self.path.with_name("warehouse.lock"),
-                                     f"the warehouse {self.path}").acquire(self.lock_wait, self.on_wait)
+            lock = ProcessLock(self.path.with_name("warehouse.lock"), f"the warehouse {self.path}")
+            self._lock = (lock.acquire_shared() if self.read_only
+                          else lock.acquire(self.lock_wait, self.on_wait))
         try:
             con = duckdb.connect(":memory:")
             con.execute("SET TimeZone = 'UTC'")  # Databricks TIMESTAMPs are UTC instants
@@ -75,7 +84,8 @@ class LiveSession:
             con.execute(f"SET temp_directory = {literal(str(self.path) + '.tmp')}")
             if self.threads:
                 con.execute(f"SET threads = {int(self.threads)}")
-            con.execute(f"ATTACH {literal(str(self.path))} AS {ident(self.names.catalog)}")
+            con.execute(f"ATTACH {literal(str(self.path))} AS {ident(self.names.catalog)}"
+                        + (" (READ_ONLY)" if self.read_only else ""))
             con.execute(f"USE {ident(self.names.catalog)}")
         except duckdb.Error as exc:
             raise open_error(self.path, exc) from None
