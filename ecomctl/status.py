@@ -1,4 +1,4 @@
-"""status: row counts per table, lag per partition, applied SQL versions. Reads only.
+"""status: row counts per table, lag per partition, applied SQL versions, disk use. Reads only.
 
 It never waits behind a writer: when another process is writing the warehouse, it shows the
 event log's side and who writes (command and step), and says the warehouse figures come later.
@@ -6,9 +6,10 @@ event log's side and who writes (command and step), and says the warehouse figur
 
 from __future__ import annotations
 
+import os
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ecomctl.ingest import expired_unread, read_checkpoints
 from ecomctl.locking import LockBusy
@@ -18,12 +19,23 @@ if TYPE_CHECKING:  # pragma: no cover
     from ecomctl.events.transport import PartitionState, Transport
     from ecomctl.warehouse.base import Names, Warehouse
 
+# What each part of the home is, by the names config.py gives its files (a part is every entry
+# whose name starts with one of its prefixes: the SQLite and DuckDB side files included).
+HOME_PARTS = (
+    ("event log", "eventhub.db*", ("eventhub.db",)),
+    ("warehouse", "warehouse.*", ("warehouse.",)),
+    ("landing files", "landing/", ("landing",)),
+    ("dashboards", "dashboards/", ("dashboards",)),
+    ("run reports", "runs/", ("runs",)),
+)
+
 
 def collect_status(step: StepResult, transport: "Transport", warehouse: "Warehouse", names: "Names",
                    *, has_state: bool, home: Path, sql_root: Path) -> None:
     if not has_state:
         step.details["set_up"] = False
         step.tables["state"] = (["object", "state"], [[str(home), "not set up: run `ecomctl setup`"]])
+        _disk_use(step, home)
         return
     step.details["set_up"] = True
     try:
@@ -33,6 +45,7 @@ def collect_status(step: StepResult, transport: "Transport", warehouse: "Warehou
         step.details["warehouse_busy"] = busy.holder.as_dict()
         step.details.update(total_lag=None, sql_versions=None)
         _event_log(step, transport)
+        _disk_use(step, home)
         return
     for schema in (names.bronze, names.silver, names.gold):
         for table in warehouse.tables(schema):
@@ -41,6 +54,7 @@ def collect_status(step: StepResult, transport: "Transport", warehouse: "Warehou
 
     _partition_lag(step, transport, warehouse, names)
     _migrations(step, warehouse, sql_root)
+    _disk_use(step, home)
 
 
 def _partition_lag(step: StepResult, transport: "Transport", warehouse: "Warehouse",
@@ -97,6 +111,74 @@ def _migrations(step: StepResult, warehouse: "Warehouse", sql_root: Path) -> Non
         ["version", "file", "state", "applied at (UTC)"],
         [[s.file.version, s.file.name.removeprefix("setup/"), s.state, _time(s.applied_at)]
          for s in statuses])
+
+
+def _disk_use(step: StepResult, home: Path) -> None:
+    """What each part of the home takes on disk (allocated blocks, as du counts them)."""
+    parts = disk_use(home)
+    step.details["disk"] = parts
+    if not parts:
+        return
+    rows: list[list[Any]] = [[p["part"], p["path"], p["files"], _size(p["bytes"])] for p in parts]
+    rows.append(["total", "", sum(p["files"] for p in parts), _size(sum(p["bytes"] for p in parts))])
+    step.tables[f"disk use of {_shown(home)}"] = (["part", "path", "files", "size"], rows)
+
+
+def disk_use(home: Path) -> list[dict[str, Any]]:
+    """[{part, path, files, bytes}] for each part of the home that exists, in HOME_PARTS order,
+    then anything else under the home as `other`."""
+    found: dict[str, list[int]] = {}
+    try:
+        entries = list(os.scandir(home))
+    except OSError:  # no home yet
+        return []
+    for entry in entries:
+        part = next((name for name, _, prefixes in HOME_PARTS
+                     if entry.name.startswith(prefixes)), "other")
+        files, size = _tree_size(entry)
+        total = found.setdefault(part, [0, 0])
+        total[0] += files
+        total[1] += size
+    where = {name: path for name, path, _ in HOME_PARTS}
+    order = [name for name, _, _ in HOME_PARTS] + ["other"]
+    return [{"part": name, "path": where.get(name, ""), "files": found[name][0], "bytes": found[name][1]}
+            for name in order if name in found]
+
+
+def _tree_size(entry: os.DirEntry) -> tuple[int, int]:
+    """(files, bytes on disk) of a file or of a folder and everything under it."""
+    try:
+        if entry.is_dir(follow_symlinks=False):
+            files = size = 0
+            for child in os.scandir(entry.path):
+                child_files, child_size = _tree_size(child)
+                files += child_files
+                size += child_size
+            return files, size
+        return 1, _allocated(entry.stat(follow_symlinks=False))
+    except OSError:  # removed while we looked (a landing file loaded, a lock released)
+        return 0, 0
+
+
+def _allocated(stat: os.stat_result) -> int:
+    blocks = getattr(stat, "st_blocks", None)
+    return stat.st_size if blocks is None else blocks * 512
+
+
+def _size(nbytes: int) -> str:
+    """Decimal units, as `du --si` and Rich say them: `1.2 MB`."""
+    for unit, scale in (("GB", 10**9), ("MB", 10**6), ("kB", 10**3)):
+        if nbytes >= scale:
+            return f"{nbytes / scale:,.1f} {unit}"
+    return f"{nbytes} bytes"
+
+
+def _shown(path: Path) -> str:
+    """A path as short as it reads unambiguously: relative when under the current folder."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except (ValueError, OSError):
+        return str(path)
 
 
 def _sequence(number: int) -> int | None:

@@ -318,3 +318,26 @@ def test_without_a_terminal_every_table_fits_80_columns(home):
         assert table_lines, args
         assert max(len(line) for line in table_lines) <= 80, (args, max(table_lines, key=len))
     assert "top cities by net revenue" in result.stdout
+
+
+def test_status_shows_what_each_part_of_the_home_takes_on_disk(cli, home):
+    assert cli("run-all", "--count", "200", "--seed", "3").exit_code == 0
+    result = cli("--json", "status")
+    assert result.exit_code == 0
+    disk = {p["part"]: p for p in json.loads(result.stdout)["steps"][0]["details"]["disk"]}
+    assert list(disk) == ["event log", "warehouse", "landing files", "dashboards", "run reports"]
+
+    def on_disk(*paths: Path) -> tuple[int, int]:
+        files = [f for p in paths for f in ([p] if p.is_file() else p.rglob("*")) if f.is_file()]
+        return len(files), sum(f.stat().st_blocks * 512 for f in files)
+
+    # Counted as du counts them, from the same files the test finds itself.
+    assert (disk["landing files"]["files"], disk["landing files"]["bytes"]) == on_disk(home / "landing")
+    assert (disk["dashboards"]["files"], disk["dashboards"]["bytes"]) == on_disk(home / "dashboards")
+    assert disk["warehouse"]["bytes"] >= (home / "warehouse.duckdb").stat().st_blocks * 512 > 0
+    assert disk["event log"]["bytes"] >= (home / "eventhub.db").stat().st_blocks * 512 > 0
+    assert disk["run reports"]["files"] == 1  # run-all's; status writes its own after counting
+    shown = result.stderr
+    assert f"disk use of {home.relative_to(Path.cwd())}" in shown  # under the current folder
+    assert re.search(r"^│ event log +│ eventhub\.db\* +│ +\d+ │ +[\d.]+ (kB|MB) │$", shown, re.M)
+    assert re.search(r"^│ total +│ +│ +\d+ │ +[\d.]+ (kB|MB) │$", shown, re.M)
