@@ -10,6 +10,7 @@ import sys
 import time
 from collections import Counter
 from decimal import Decimal
+from pathlib import Path
 from typing import Any, Iterable
 
 from rich.console import Console, RenderableType
@@ -125,6 +126,12 @@ class PipelineConsole:
             self._status.start()
         else:
             self._status.update(text)
+
+    def report_written(self, path: Path, *, ok: bool = True) -> None:
+        """The last line of a command that worked: where its JSON report is. A failure keeps to
+        its one line on stderr (its report is written all the same)."""
+        if ok:
+            self.console.print(_escape(self.scrub(f"run report: {path}")), soft_wrap=True)
 
     def render_plan(self, plan) -> None:
         """The dry-run plan: numbered entries with their step and kind, statements in full."""
