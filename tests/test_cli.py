@@ -341,3 +341,15 @@ def test_status_shows_what_each_part_of_the_home_takes_on_disk(cli, home):
     assert f"disk use of {home.relative_to(Path.cwd())}" in shown  # under the current folder
     assert re.search(r"^│ event log +│ eventhub\.db\* +│ +\d+ │ +[\d.]+ (kB|MB) │$", shown, re.M)
     assert re.search(r"^│ total +│ +│ +\d+ │ +[\d.]+ (kB|MB) │$", shown, re.M)
+
+
+def test_run_all_ends_with_the_paths_of_its_dashboard_and_run_report(cli, home):
+    result = cli("run-all", "--count", "20", "--seed", "2")
+    assert result.exit_code == 0
+    assert result.stdout.rstrip().splitlines()[-1] == f"dashboard: {home / 'dashboards' / 'index.html'}"
+    (report,) = (home / "runs").glob("*_run-all.json")
+    assert result.stderr.splitlines() == [f"run report: {report}"]
+    assert json.loads(report.read_text())["command"] == "run-all"
+    failed = cli("--home", str(home / "fresh"), "transform", use_home=False)
+    assert failed.exit_code == 1
+    assert len(failed.stderr.strip().splitlines()) == 1  # a failure is still one line
