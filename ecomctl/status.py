@@ -170,7 +170,7 @@ def _size(nbytes: int) -> str:
     for unit, scale in (("GB", 10**9), ("MB", 10**6), ("kB", 10**3)):
         if nbytes >= scale:
             return f"{nbytes / scale:,.1f} {unit}"
-    return f"{nbytes} bytes"
+    return f"{nbytes} byte" if nbytes == 1 else f"{nbytes} bytes"
 
 
 def _shown(path: Path) -> str:

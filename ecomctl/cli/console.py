@@ -139,7 +139,7 @@ class PipelineConsole:
         # 1,000,000 events); --json has the same entries in its "plan".
         kinds = Counter(entry.kind for entry in plan.entries)
         by_kind = ", ".join(f"{count} {kind}" for kind, count in kinds.items())
-        self.console.print(f"[bold]dry run[/bold]: {len(plan.entries)} actions ({by_kind}), nothing was sent",
+        self.console.print(f"[bold]dry run[/bold]: {plural(len(plan.entries), 'action')} ({by_kind}), nothing was sent",
                            soft_wrap=True)
         width = len(str(len(plan.entries)))
         for entry in plan.entries:
