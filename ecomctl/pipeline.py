@@ -156,25 +156,26 @@ class Pipeline:
                 self._ingest_kafka(step, kafka_names)
             else:
                 self._ingest_client(step)
-            for f in self._bronze_build_files():
+            files = self._bronze_build_files()
+            for n, f in enumerate(files, 1):
                 fault_point("ingest.bronze")
+                self.reporter.phase("ingest", _phase(f.name, "ingest"), n, len(files))
                 step.objects += [_object(r) for r in self.warehouse.run_file(f)]
             if step.details["expired"]:
-                self.reporter.message(f"{step.details['expired']} events expired from "
+                self.reporter.message(f"{step.details['expired']:,} events expired from "
                                       f"{self.transport.source} before they were ingested")
         return step
 
     def transform(self) -> StepResult:
         with self._step("transform") as step:
             self._require_setup()
-            for layer in ("silver", "gold"):
-                step.objects += self._run_step_files(layer)
+            step.objects += self._run_step_files("transform", "silver", "gold")
         return step
 
     def views(self) -> StepResult:
         with self._step("views") as step:
             self._require_setup()
-            step.objects += self._run_step_files("views")
+            step.objects += self._run_step_files("views", "views")
             step.details["materialized_views"] = self.warehouse.SUPPORTS_MATERIALIZED_VIEWS
         return step
 
@@ -264,11 +265,13 @@ class Pipeline:
 
         return [f for f in load_step("bronze", self.sql_root) if not f.name.startswith("bronze/00_")]
 
-    def _run_step_files(self, step_name: str) -> list[ObjectResult]:
+    def _run_step_files(self, step: str, *folders: str) -> list[ObjectResult]:
         from ecomctl.warehouse.sqlfiles import load_step
 
         objects: list[ObjectResult] = []
-        for sql_file in load_step(step_name, self.sql_root):
+        files = [f for folder in folders for f in load_step(folder, self.sql_root)]
+        for n, sql_file in enumerate(files, 1):
+            self.reporter.phase(step, _phase(sql_file.name, step), n, len(files))
             objects += [_object(r) for r in self.warehouse.run_file(sql_file)]
         return objects
 
@@ -301,6 +304,14 @@ class Pipeline:
 def _object(result) -> ObjectResult:
     return ObjectResult(result.object or f"{result.file}#{result.statement}",
                         result.action, result.rows, result.seconds)
+
+
+def _phase(file: str, step: str) -> str:
+    """`bronze/01_received_events.sql` -> `bronze: received_events` (the folder only when it is
+    not the step's own name)."""
+    folder, _, name = file.rpartition("/")
+    table = name.removesuffix(".sql").partition("_")[2] or name
+    return table if folder == step else f"{folder}: {table}"
 
 
 def _rate(count: int, seconds: float) -> int:

@@ -293,3 +293,15 @@ def test_ingest_on_a_terminal_shows_a_bar_of_events_with_separators(home):
     assert {total for _, total in counts} == {"12,000"}  # the total, with its separator, never `?`
     assert ("12,000", "12,000") in counts
     assert re.search(r"ingest landing events .* \d:\d\d:\d\d", drawn)  # and the clock
+
+
+def test_without_a_terminal_the_steps_log_each_phase(cli):
+    result = cli("run-all", "--count", "30", "--seed", "2")
+    assert result.exit_code == 0
+    lines = result.stdout.splitlines()
+    for phase in ("ingest: bronze: received_events 1/4", "ingest: bronze: rejected_events 4/4",
+                  "transform: silver: order_details 1/5", "transform: gold: customer_insights 5/5",
+                  "views: mv_top_brands 1/8", "views: mv_discount_analysis 8/8"):
+        assert phase in lines, phase
+    assert lines.index("ingest: bronze: received_events 1/4") < next(
+        n for n, line in enumerate(lines) if line.startswith("ingest: finished in"))
