@@ -153,6 +153,8 @@ def test_status_does_not_wait_for_a_writer_it_shows_the_event_log_and_who_writes
     assert "is writing the warehouse: its row counts, lag, SQL versions and reconciliation show " \
            "once it is done" in said
     assert "waiting" not in err
+    assert "status: finished in" not in out  # --json: the human lines are on stderr
+    assert "(the event log only: another process writes the warehouse)" in err
     report = json.loads(out)
     step = report["steps"][0]
     assert step["details"]["warehouse_busy"]["pid"] == holder.pid

@@ -397,6 +397,8 @@ def step_headline(step: StepResult) -> str:
         return f"{plural(objects, 'view')} built"
     if step.step == "dashboards" and d.get("queries") is not None:
         return f"{plural(d['queries'], 'query', 'queries')} run"
+    if step.step == "status" and d.get("warehouse_busy"):
+        return "the event log only: another process writes the warehouse"
     if step.step == "status":
         return f"{plural(objects, 'table')} counted"
     return plural(objects, "object")
