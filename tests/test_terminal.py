@@ -305,3 +305,22 @@ def test_without_a_terminal_the_steps_log_each_phase(cli):
         assert phase in lines, phase
     assert lines.index("ingest: bronze: received_events 1/4") < next(
         n for n, line in enumerate(lines) if line.startswith("ingest: finished in"))
+
+
+def test_a_dashboard_published_to_databricks_is_summed_up_and_pointed_at_by_its_url():
+    import io
+
+    from rich.console import Console
+
+    from ecomctl.cli.console import PipelineConsole, step_headline
+    from ecomctl.results import StepResult
+
+    step = StepResult("dashboards", details={
+        "dashboard": {"name": "ecomctl", "url": "https://adb.example/dashboardsv3/01ef"},
+        "queries": [{"name": f"q{n}"} for n in range(10)], "genie_spaces": [{"name": "sales"}]})
+    assert step_headline(step) == "dashboard, 10 saved queries and 1 Genie space published"
+    log = io.StringIO()
+    console = PipelineConsole(interactive=False)
+    console.console = Console(file=log, width=80, color_system=None)
+    console.render_summary([step], None)
+    assert log.getvalue().splitlines()[-1] == "dashboard: https://adb.example/dashboardsv3/01ef"

@@ -82,6 +82,7 @@ class PipelineConsole:
             self.console.print(f"{task}: {label} {_count(completed, total)}", soft_wrap=True)
 
     def phase(self, step: str, text: str, done: int = 0, total: int | None = None) -> None:
+        text = self.scrub(text)
         if self._live is not None:
             self._live.show(text, done, total)
         elif not self.interactive:
@@ -228,7 +229,7 @@ class PipelineConsole:
         self.console.print(table)
         if reconciliation:
             self.render_reconciliation(reconciliation)
-        dashboard = next((s.details["dashboard"] for s in steps if s.details.get("dashboard")), None)
+        dashboard = next((dashboard_location(s) for s in steps if dashboard_location(s)), None)
         if dashboard:
             self.console.print(_escape(f"dashboard: {self.scrub(str(dashboard))}"), soft_wrap=True)
 
@@ -395,6 +396,9 @@ def step_headline(step: StepResult) -> str:
         return f"{plural(objects, 'table')} built"
     if step.step == "views":
         return f"{plural(objects, 'view')} built"
+    if step.step == "dashboards" and isinstance(d.get("queries"), list):  # published to a service
+        return (f"dashboard, {plural(len(d['queries']), 'saved query', 'saved queries')} and "
+                f"{plural(len(d.get('genie_spaces') or []), 'Genie space')} published")
     if step.step == "dashboards" and d.get("queries") is not None:
         return f"{plural(d['queries'], 'query', 'queries')} run"
     if step.step == "status" and d.get("warehouse_busy"):
@@ -402,6 +406,14 @@ def step_headline(step: StepResult) -> str:
     if step.step == "status":
         return f"{plural(objects, 'table')} counted"
     return plural(objects, "object")
+
+
+def dashboard_location(step: StepResult) -> str | None:
+    """Where a dashboards step put the dashboard: the HTML file, or the published one's URL."""
+    dashboard = step.details.get("dashboard")
+    if isinstance(dashboard, dict):
+        return dashboard.get("url") or dashboard.get("path")
+    return str(dashboard) if dashboard else None
 
 
 def busy_line(holder: dict[str, Any]) -> str:
