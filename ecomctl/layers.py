@@ -37,8 +37,10 @@ class Layers:
 
         return load_step(layer, self.sql_root)
 
-    def build(self, layer: str, full_refresh: bool, files: "list[SqlFile] | None" = None) -> list[ObjectResult]:
-        """Run a layer's files (all of them, or `files`); returns what each statement did."""
+    def build(self, layer: str, full_refresh: bool, files: "list[SqlFile] | None" = None, *,
+              step: str | None = None) -> list[ObjectResult]:
+        """Run a layer's files (all of them, or `files`); returns what each statement did. Each file
+        is reported as a phase of `step` (default: the layer)."""
         files = self.files(layer) if files is None else files
         reason = None if full_refresh else self.builds.needs_full_refresh(layer, files, lambda: self._built(files))
         if reason:
@@ -46,7 +48,8 @@ class Layers:
         objects: list[ObjectResult] = []
         if full_refresh or reason:
             objects += [ObjectResult.of_statement(r) for r in self.warehouse.drop_derived(files)]
-        for sql_file in files:
+        for n, sql_file in enumerate(files, 1):
+            self.reporter.phase(step or layer, _phase(sql_file.name, step or layer), n, len(files))
             objects += [ObjectResult.of_statement(r) for r in self.warehouse.run_file(sql_file)]
         self.builds.record(layer, files, full_refresh=bool(full_refresh or reason))
         return objects
@@ -100,3 +103,11 @@ class Layers:
         return {f"{catalog}.{schema}.{name.lower()}"
                 for schema in dict.fromkeys(t.split(".")[1] for t in targets)
                 for name in self.warehouse.tables(schema)}
+
+
+def _phase(file: str, step: str) -> str:
+    """`bronze/01_received_events.sql` -> `bronze: received_events` (the folder only when it is
+    not the step's own name)."""
+    folder, _, name = file.rpartition("/")
+    table = name.removesuffix(".sql").partition("_")[2] or name
+    return table if folder == step else f"{folder}: {table}"

@@ -168,9 +168,9 @@ class Pipeline:
                 self._ingest_kafka(step, kafka_names)
             else:
                 self._ingest_client(step)
-            step.objects += self.layers.build("bronze", full_refresh, self._bronze_build_files())
+            step.objects += self.layers.build("bronze", full_refresh, self._bronze_build_files(), step="ingest")
             if step.details["expired"]:
-                self.reporter.message(f"{step.details['expired']} events expired from "
+                self.reporter.message(f"{step.details['expired']:,} events expired from "
                                       f"{self.transport.source} before they were ingested")
         return step
 
@@ -180,14 +180,14 @@ class Pipeline:
             self.layers.require_setup()
             self.layers.require("bronze", "ingest")
             for layer in ("silver", "gold"):
-                step.objects += self.layers.build(layer, full_refresh)
+                step.objects += self.layers.build(layer, full_refresh, step="transform")
         return step
 
     def views(self, full_refresh: bool = False) -> StepResult:
         with self._step("views") as step:
             self.layers.require_setup()
             self.layers.require("gold", "transform")
-            step.objects += self.layers.build("views", full_refresh)
+            step.objects += self.layers.build("views", full_refresh, step="views")
             step.details["materialized_views"] = self.warehouse.SUPPORTS_MATERIALIZED_VIEWS
         return step
 

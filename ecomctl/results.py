@@ -98,6 +98,13 @@ class Reporter(Protocol):
     def progress(self, task: str, completed: int, total: int | None,
                  nbytes: int | None = None) -> None: ...
 
+    def phase(self, step: str, text: str, done: int = 0, total: int | None = None) -> None:
+        """Say what part of `step` runs now, e.g. ("ingest", "bronze: received_events", 1, 4).
+
+        `done` of `total` is the count shown beside `text` (for files run one after another, the
+        number of the one now running, from 1); total None: a count with no end, or none at all.
+        A terminal shows it live; a log, one line per call, so call it per phase, not per row."""
+
     def message(self, text: str) -> None: ...
 
     def waiting(self, text: str | None) -> None:
@@ -118,6 +125,9 @@ class NullReporter:
 
     def progress(self, task: str, completed: int, total: int | None,
                  nbytes: int | None = None) -> None:
+        pass
+
+    def phase(self, step: str, text: str, done: int = 0, total: int | None = None) -> None:
         pass
 
     def message(self, text: str) -> None:

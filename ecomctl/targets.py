@@ -53,7 +53,11 @@ class Target:
                      gold=s.gold_schema, meta=s.meta_schema, volume=s.volume)
 
     def begin_step(self, step: str) -> None:
-        """Entries of the plan are filed under the step that records them."""
+        """Entries of the plan are filed under the step that records them; a warehouse lock this
+        process holds names the step, for whoever finds the lock taken."""
+        from ecomctl.locking import note_step
+
+        note_step(step)
         if self.plan is not None:
             self.plan.step = step
 

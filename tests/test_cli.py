@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import duckdb
@@ -253,7 +256,7 @@ def test_github_step_summary_is_appended(cli, tmp_path):
     assert result.exit_code == 0
     text = summary.read_text()
     assert text.startswith("### ecomctl run-all on local succeeded\n")
-    assert "| ingest | ok |" in text and "| valid orders | 30 |" in text
+    assert "| ingest | 30 events landed |" in text and "| valid orders | 30 |" in text
 
 
 def test_a_failed_runs_summary_has_a_short_heading_the_error_below_and_the_steps_that_ran(cli, home, tmp_path):
@@ -266,7 +269,8 @@ def test_a_failed_runs_summary_has_a_short_heading_the_error_below_and_the_steps
     assert heading == "### ecomctl run-all on local failed" and blank == ""
     assert error.startswith("> ") and "broken.json" in error
     table = "\n".join(rest)
-    assert "| setup | ok |" in table and "| generate | ok |" in table and "| ingest | failed |" in table
+    assert "| setup | setup SQL up to date |" in table and "| generate | 5 events sent |" in table
+    assert "| ingest | failed |" in table
 
     summary.unlink()
     result = cli("run-all", env={"GITHUB_STEP_SUMMARY": str(summary), "ECOMCTL_TARGET": "nope"})
@@ -304,3 +308,105 @@ def test_each_step_names_the_step_to_run_before_it(cli):
         assert result.exit_code == 1 and f"run `ecomctl {first}` first" in result.output, result.output
     assert cli("ingest").exit_code == 0
     assert "run `ecomctl transform` first" in cli("views").output
+
+
+
+
+# -- what the output says ----------------------------------------------------------------------
+
+def test_each_step_says_what_it_did_in_its_own_unit_never_rows_of_tables_added(cli, tmp_path):
+    """300 events used to finish ingest with "910 rows": raw_events + received_events + orders +
+    products + rejected_events added together. Each table keeps its own count; a step's line and
+    the summaries say one figure with its unit."""
+    summary = tmp_path / "summary.md"
+    result = cli("run-all", "--count", "300", "--seed", "4", env={"GITHUB_STEP_SUMMARY": str(summary)})
+    assert result.exit_code == 0
+    out = result.stdout
+    for step, said in (("setup", "4 setup files applied"), ("generate", "300 events sent"),
+                       ("ingest", "300 events landed"), ("transform", "7 tables built"),
+                       ("views", "8 views built"), ("dashboards", "10 queries run")):
+        assert re.search(rf"^{step}: finished in \d+\.\d\ds \({said}\)$", out, re.M), step
+        assert re.search(rf"^│ {step} +│ {said} +│ +\d+\.\d\d │$", out, re.M), step  # the summary
+        assert f"| {step} | {said} | " in summary.read_text()
+    assert not re.search(r"\d rows\b", out) and "910" not in out
+    assert re.search(r"^│ ecommerce\.bronze\.products +│ merge +│ +10 │", out, re.M)
+
+
+def test_counts_have_separators_and_their_words_agree_with_them(cli):
+    assert cli("setup").exit_code == 0
+    one = cli("generate", "--count", "1")
+    assert re.search(r"^sent 1 event in 1 batch \([\d,]+ bytes, ", one.stdout, re.M), one.stdout
+    assert "(1 event sent)" in one.stdout
+    many = cli("generate", "--count", "2500", "--seed", "1")
+    assert re.search(r"^sent 2,500 events in \d batches \(1,\d{3},\d{3} bytes, ", many.stdout, re.M)
+    assert "(2,500 events sent)" in many.stdout
+
+
+def test_status_shows_empty_partitions_as_a_dash_and_has_no_empty_column(cli):
+    assert cli("setup").exit_code == 0
+    Path("one.jsonl").write_text(json.dumps({"customer_id": "C1"}) + "\n")
+    assert cli("send", "one.jsonl").exit_code == 0
+    result = cli("status")
+    assert result.exit_code == 0
+    table = result.stdout.split("partitions of local/orders", 1)[1].split("└", 1)[0]
+    rows = [[cell.strip() for cell in line.split("│")[1:-1]] for line in table.splitlines()
+            if line.startswith("│")]
+    assert len(rows) == 4, result.stdout
+    assert "-1" not in {cell for row in rows for cell in row}
+    assert sorted(r[1] for r in rows) == ["-", "-", "-", "0"]  # last enqueued: one event in one partition
+    assert {r[2] for r in rows} == {"-"}                     # nothing landed yet
+    assert cli("ingest").exit_code == 0
+    result = cli("status")
+    assert "reconciliation (all runs)" in result.stdout and "this run" not in result.stdout
+    assert re.search(r"^│ landed in raw_events +│ +1 │$", result.stdout, re.M)
+
+
+@pytest.mark.slow
+def test_without_a_terminal_every_table_fits_80_columns(home):
+    """A log or a cron mail has no width: the tables fit 80 columns, as the README says, the top
+    cities and their bars included."""
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("ECOMCTL_") and k not in ("COLUMNS", "NO_COLOR", "FORCE_COLOR")}
+    for args in (["run-all", "--count", "300", "--seed", "6"], ["status"], ["dashboards"]):
+        result = subprocess.run([sys.executable, "-m", "ecomctl", "--home", str(home), *args],
+                                capture_output=True, text=True, env=env, timeout=300)
+        assert result.returncode == 0, result.stderr
+        table_lines = [line for line in result.stdout.splitlines() if set(line) & set("│┃┏┗└┡")]
+        assert table_lines, args
+        assert max(len(line) for line in table_lines) <= 80, (args, max(table_lines, key=len))
+    assert "top cities by net revenue" in result.stdout
+
+
+def test_status_shows_what_each_part_of_the_home_takes_on_disk(cli, home):
+    assert cli("run-all", "--count", "200", "--seed", "3").exit_code == 0
+    result = cli("--json", "status")
+    assert result.exit_code == 0
+    disk = {p["part"]: p for p in json.loads(result.stdout)["steps"][0]["details"]["disk"]}
+    assert list(disk) == ["event log", "warehouse", "landing files", "dashboards", "run reports"]
+
+    def on_disk(*paths: Path) -> tuple[int, int]:
+        files = [f for p in paths for f in ([p] if p.is_file() else p.rglob("*")) if f.is_file()]
+        return len(files), sum(f.stat().st_blocks * 512 for f in files)
+
+    # Counted as du counts them, from the same files the test finds itself.
+    assert (disk["landing files"]["files"], disk["landing files"]["bytes"]) == on_disk(home / "landing")
+    assert (disk["dashboards"]["files"], disk["dashboards"]["bytes"]) == on_disk(home / "dashboards")
+    assert disk["warehouse"]["bytes"] >= (home / "ecommerce.duckdb").stat().st_blocks * 512 > 0
+    assert disk["event log"]["bytes"] >= (home / "eventhub.db").stat().st_blocks * 512 > 0
+    assert disk["run reports"]["files"] == 1  # run-all's; status writes its own after counting
+    shown = result.stderr
+    assert f"disk use of {home.relative_to(Path.cwd())}" in shown  # under the current folder
+    assert re.search(r"^│ event log +│ eventhub\.db\* +│ +\d+ │ +[\d.]+ (kB|MB) │$", shown, re.M)
+    assert re.search(r"^│ total +│ +│ +\d+ │ +[\d.]+ (kB|MB) │$", shown, re.M)
+
+
+def test_run_all_ends_with_the_paths_of_its_dashboard_and_run_report(cli, home):
+    result = cli("run-all", "--count", "20", "--seed", "2")
+    assert result.exit_code == 0
+    assert result.stdout.rstrip().splitlines()[-1] == f"dashboard: {home / 'dashboards' / 'index.html'}"
+    (report,) = (home / "runs").glob("*_run-all.json")
+    assert result.stderr.splitlines() == [f"run report: {report}"]
+    assert json.loads(report.read_text())["command"] == "run-all"
+    failed = cli("--home", str(home / "fresh"), "transform", use_home=False)
+    assert failed.exit_code == 1
+    assert len(failed.stderr.strip().splitlines()) == 1  # a failure is still one line

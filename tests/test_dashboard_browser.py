@@ -43,6 +43,7 @@ PROBE = """
       title: s.querySelector("h2").innerText,
       svgs: count(s, "svg.chart"),
       marks: count(s, "svg rect, svg polyline, svg circle"),
+      ticks: count(s, "svg text.tick"),
       rows: count(s, "tbody tr"),
       tiles: count(s, ".tile"),
     })),
@@ -140,6 +141,7 @@ def test_every_panel_renders_in_headless_chromium(dashboard, tmp_path):
             assert panel["svgs"] == 1 and panel["marks"] >= 1, panel
         elif query.chart == "line":
             assert panel["svgs"] == 1 and panel["marks"] >= 2, panel   # the line and its points
+            assert panel["ticks"] >= 6, panel  # a few values on y and dates on x, not 0 / max
 
 
 @pytest.mark.slow

@@ -17,7 +17,8 @@ from ecomctl.dashboards.definitions import (
     load_genie_spaces,
     load_queries,
 )
-from ecomctl.dashboards.html import MAX_TABLE_ROWS, Panel, format_value, key_figures, render_html
+from ecomctl.dashboards.html import (LABELS, MAX_TABLE_ROWS, Panel, axis_number, format_value, key_figures,
+                                     nice_ticks, render_html)
 from ecomctl.errors import EcomctlError, SqlError
 
 SQL_ROOT = Path(__file__).resolve().parents[1] / "sql"
@@ -371,3 +372,86 @@ def test_the_real_queries_render_with_fabricated_rows():
 )
 def test_format_value(value, column, text):
     assert format_value(value, column) == text
+
+
+# -- headers and axes ------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("query", QUERIES, ids=lambda q: q.name)
+def test_every_column_of_a_dashboard_query_has_its_header_in_the_one_label_map(query):
+    missing = [c for c in parse(query.sql).named_selects if c not in LABELS]
+    assert not missing, f"add a header for {missing} to LABELS in ecomctl/dashboards/html.py"
+
+
+def test_headers_come_from_the_label_map():
+    vip = Panel(make_query("vip_customers", "table"), ["vip_rank", "customer_id", "product_id"],
+                [(1, "C1", "P001")])
+    page = render([vip])
+    headers = re.findall(r"<th[^>]*>([^<]*)</th>", page)
+    assert headers == ["VIP rank", "Customer ID", "Product ID"]
+    assert "Vip rank" not in page and "Product id" not in page
+
+
+def trend(days: list[dt.date], values=None) -> Panel:
+    values = values or [Decimal(1000 * (n + 1)) + Decimal("0.50") for n in range(len(days))]
+    return Panel(make_query("daily_revenue_trend", "line", "order_date", "net_revenue"),
+                 ["order_date", "net_revenue"], list(zip(days, values)))
+
+
+def test_the_daily_trend_marks_today_as_a_partial_day():
+    """The page is written during the day its last point stands for: that day is not over, and
+    the line must not seem to fall off a cliff there."""
+    generated = dt.datetime(2024, 5, 10, 9, 30, tzinfo=dt.timezone.utc)
+    days = [dt.date(2024, 5, d) for d in range(1, 11)]
+    page = render_html([trend(days)], title="t", generated_at=generated, kpis=[])
+    chart = sections(page)["daily_revenue_trend"]
+    assert 'data-partial-day="2024-05-10"' in chart
+    assert chart.count('<circle class="partial"') == 1 and chart.count("<circle") == 10
+    assert '<line class="partial"' in chart and "today (partial)" in chart
+    assert "2024-05-10 is today (UTC): that day is not over" in chart
+    # the solid line stops at the last complete day
+    solid = re.search(r'<polyline points="([^"]+)"', chart).group(1).split()
+    assert len(solid) == 9
+    assert "partial" in page.split("<style>")[1].split("</style>")[0]  # drawn dashed and hollow
+
+    complete = render_html([trend(days)], title="t", generated_at=generated + dt.timedelta(days=1), kpis=[])
+    chart = sections(complete)["daily_revenue_trend"]
+    assert "partial" not in chart and len(re.search(r'<polyline points="([^"]+)"', chart).group(1).split()) == 10
+
+
+def test_the_line_chart_has_a_few_round_ticks_with_readable_numbers_and_dates():
+    days = [dt.date(2026, 10, 3) + dt.timedelta(days=n) for n in range(30)]
+    values = [Decimal(40_000 + 1_000 * (n % 7)) for n in range(30)]
+    values[-1] = Decimal("76000.00")
+    page = render_html([trend(days, values)], title="t", kpis=[],
+                       generated_at=dt.datetime(2026, 11, 20, tzinfo=dt.timezone.utc))
+    chart = sections(page)["daily_revenue_trend"]
+    y_ticks = re.findall(r'class="tick y-tick"[^>]*>([^<]*)<', chart)
+    x_ticks = re.findall(r'class="tick x-tick"[^>]*>([^<]*)<', chart)
+    assert y_ticks == ["0", "20k", "40k", "60k", "80k"]
+    assert x_ticks == ["Oct 3, 2026", "Oct 10", "Oct 17", "Oct 24", "Oct 31"]
+    assert chart.count('<line class="grid"') == len(y_ticks)
+
+
+@pytest.mark.parametrize(("low", "high", "ticks"), [
+    (0, 76_000, [0, 20_000, 40_000, 60_000, 80_000]),
+    (0, 9_300, [0, 2_000, 4_000, 6_000, 8_000, 10_000]),
+    (0, 1.0, [0, 0.2, 0.4, 0.6, 0.8, 1.0]),
+    (-120, 480, [-200, 0, 200, 400, 600]),
+    (0, 0, [0, 0.2, 0.4, 0.6, 0.8, 1.0]),
+    (0, 11, [0, 2.5, 5, 7.5, 10, 12.5]),
+])
+def test_nice_ticks(low, high, ticks):
+    assert nice_ticks(low, high) == ticks
+
+
+@pytest.mark.parametrize(("value", "step", "top", "column", "text"), [
+    (0, 2_500, 10_000, "net_revenue", "0"),
+    (2_500, 2_500, 10_000, "net_revenue", "2.5k"),
+    (7_500, 2_500, 7_500, "order_count", "7,500"),
+    (12_500, 2_500, 12_500, "net_revenue", "12.5k"),
+    (1_200_000, 200_000, 12_000_000, "net_revenue", "1.2M"),
+    (0.85, 0.05, 1.0, "delivery_rate", "85%"),
+    (12.5, 2.5, 25, "share_pct", "12.5%"),
+])
+def test_axis_numbers_read_easily(value, step, top, column, text):
+    assert axis_number(value, step, top, column) == text

@@ -86,8 +86,8 @@ def test_generate_progress_counts_events_and_bytes():
     console.step_started("generate", "send order events")
     try:
         console.progress("generate", 250, 1000, 2_048_000)
-        [task] = console._progress.tasks
-        assert (task.completed, task.total, task.fields["bytes"]) == (250, 1000, "2.0 MB")
+        [task] = console._live.progress.tasks
+        assert (task.completed, task.total, task.fields["extra"]) == (250, 1000, "2.0 MB")
     finally:
         console._stop_progress()
 
@@ -97,4 +97,4 @@ def test_generate_summary_shows_events_batches_bytes_and_seconds(cli):
 
     result = cli("generate", "--count", "25", "--seed", "3")
     assert result.exit_code == 0, result.stderr
-    assert re.search(r"sent 25 events in 1 batches \([\d,]+ bytes, \d+\.\d\d s, [\d,]+ events/s\)", result.stdout)
+    assert re.search(r"sent 25 events in 1 batch \([\d,]+ bytes, \d+\.\d\d s, [\d,]+ events/s\)", result.stdout)

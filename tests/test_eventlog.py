@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import sqlite3
 import subprocess
 import sys
 import time
@@ -168,6 +170,69 @@ def test_retention_expires_old_events_and_keeps_numbering(log_path):
         assert read_all(log, pid)[-1].sequence_number == 8
 
 
+def age(log_path: Path, days: int) -> None:
+    """Move every event back in time by `days`, as if it had been sent then."""
+    con = sqlite3.connect(log_path)
+    try:
+        shift = days * 86_400 * 1_000_000
+        con.execute("UPDATE events SET enqueued_time = enqueued_time - ?", (shift,))
+        con.execute("UPDATE log_partitions SET last_enqueued_time = last_enqueued_time - ?", (shift,))
+        con.commit()
+    finally:
+        con.close()
+
+
+def file_bytes(log_path: Path) -> int:
+    """The log on disk: its file and SQLite's side files."""
+    return sum(p.stat().st_size for p in log_path.parent.glob(log_path.name + "*"))
+
+
+def test_retention_gives_the_space_of_expired_events_back_to_the_file_system(log_path):
+    with EmbeddedEventLog(log_path) as log:
+        log.send(generate_messages(20_000, seed=1, as_of=AS_OF))
+    full = file_bytes(log_path)
+    assert full > 10_000_000
+    age(log_path, 8)
+    with EmbeddedEventLog(log_path) as log:  # the default retention: 7 days
+        log.send(generate_messages(500, seed=2, as_of=AS_OF))
+        assert sum(len(read_all(log, pid)) for pid in log.partition_ids()) == 500
+    assert file_bytes(log_path) < full / 10  # the pages of the 20,000 are gone, not just free
+
+
+def test_asking_for_a_partition_state_applies_retention_without_a_send(log_path):
+    """Nothing may be sent for days: ingest and status still see what expired."""
+    with EmbeddedEventLog(log_path) as log:
+        log.send([("K", b"old")] * 5)
+        pid = log.partition_for_key("K")
+    age(log_path, 8)
+    with EmbeddedEventLog(log_path) as log:
+        state = log.partition_state(pid)
+        assert (state.beginning_sequence_number, state.last_sequence_number) == (5, 4)
+        assert read_all(log, pid) == []
+    with EmbeddedEventLog(log_path, retention=None) as log:  # ECOMCTL_RETENTION_DAYS=0: forever
+        log.send([("K", b"kept")])
+        age(log_path, 800)
+        assert log.expire() == 0 and len(read_all(log, pid)) == 1
+
+
+def test_a_log_made_without_auto_vacuum_is_vacuumed_once_when_half_of_it_expired(log_path):
+    log_path.parent.mkdir(parents=True)
+    con = sqlite3.connect(log_path)  # what an older ecomctl created: no auto_vacuum
+    con.execute("PRAGMA page_size = 16384")
+    con.execute("PRAGMA journal_mode = WAL")
+    con.close()
+    with EmbeddedEventLog(log_path) as log:
+        log.send(generate_messages(20_000, seed=1, as_of=AS_OF))
+    full = file_bytes(log_path)
+    age(log_path, 8)
+    with EmbeddedEventLog(log_path) as log:
+        assert log.expire() == 20_000
+    assert file_bytes(log_path) < full / 10
+    con = sqlite3.connect(log_path)
+    assert con.execute("PRAGMA auto_vacuum").fetchone() == (2,)  # incremental from now on
+    con.close()
+
+
 def test_an_unusable_path_is_a_transport_error_naming_it(tmp_path):
     with pytest.raises(TransportError, match="is a directory") as error:
         EmbeddedEventLog(tmp_path).check()
@@ -231,3 +296,28 @@ def test_producers_in_other_processes_while_this_one_reads(log_path):
     assert len(received) == len(set(received)) == 2 * count
     assert set(received) == {f"{name}-{i}" for name in ("a", "b") for i in range(count)}
     assert reads_while_producing > 1
+
+
+def test_events_that_expire_before_ingest_are_reported_and_leave_the_disk(cli, home):
+    """Through the CLI, with the default retention (7 days): 3,000 events sent eight days ago
+    and never ingested are counted as expired by status and ingest, not as lag and not silently
+    skipped, and the event log gives their space back."""
+    assert cli("setup").exit_code == 0
+    assert cli("generate", "--count", "3000", "--seed", "1").exit_code == 0
+    log_path = home / "eventhub.db"
+    full = file_bytes(log_path)
+    age(log_path, 8)
+    assert cli("generate", "--count", "200", "--seed", "2").exit_code == 0
+
+    status = json.loads(cli("--json", "status").stdout)["steps"][0]["details"]
+    assert sum(p["expired"] for p in status["partitions"]) == 3000
+    assert status["total_lag"] == 200
+    assert file_bytes(log_path) < full / 3
+    assert {p["part"]: p for p in status["disk"]}["event log"]["bytes"] < full / 3
+
+    result = cli("ingest")
+    assert result.exit_code == 0, result.stderr
+    assert re.search(r"^ingest: finished in [\d.]+s \(200 events landed, 3,000 expired before ingest\)$",
+                     result.stdout, re.M)
+    assert re.search(r"^│ expired before ingest +│ +3,000 │", result.stdout, re.M)
+    assert re.search(r"^│ landed in raw_events +│ +200 │ +200 │", result.stdout, re.M)

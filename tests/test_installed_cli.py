@@ -62,7 +62,7 @@ def test_run_all_on_the_command_line_equals_the_reference(cli, home):
     assert result.exit_code == 0, result.stderr
     report = json.loads(result.stdout)
     assert report["ok"] is True and report["reconciliation"]["balanced"] is True
-    con = duckdb.connect(str(home / "warehouse.duckdb"), read_only=True)
+    con = duckdb.connect(str(home / "ecommerce.duckdb"), read_only=True)
     try:
         raw = [RawEvent(*row) for row in con.execute(
             "SELECT source, partition_id, sequence_number, body, landed_at, landing_file "

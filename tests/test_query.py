@@ -113,7 +113,7 @@ def test_a_query_does_not_wait_behind_a_writer(built, tmp_path):
         assert "is writing the warehouse" in result.stderr.decode()
     finally:
         lock.release()
-    reader = ProcessLock(built / "warehouse.lock", "the warehouse").acquire(0, shared=True)
+    reader = ProcessLock(built / "warehouse.lock", "the warehouse").acquire_shared()
     try:
         ok(run(built, "query", "SELECT 1 AS one"))
     finally:

@@ -150,3 +150,178 @@ def test_send_from_a_terminal_says_what_it_waits_for(home):
     piped = subprocess.run([sys.executable, "-m", "ecomctl", "--home", str(home), "send", "-"],
                            input=b'{"customer_id": "C2"}\n', capture_output=True, timeout=120)
     assert piped.returncode == 0 and b"reading events from standard input" not in piped.stdout + piped.stderr
+
+
+# -- the live line of a running step -----------------------------------------------------------
+
+def live_console(width: int = 120):
+    """A PipelineConsole drawing its live lines on a fake terminal; returns (console, screen)."""
+    import io
+
+    from rich.console import Console
+
+    from ecomctl.cli.console import PipelineConsole
+
+    screen = io.StringIO()
+    console = PipelineConsole(interactive=True)
+    console.console = Console(file=screen, force_terminal=True, width=width, color_system=None)
+    return console, screen
+
+
+def frames(console, screen) -> str:
+    """What the live line shows now, escape sequences removed."""
+    console._live.progress.refresh()
+    return re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", screen.getvalue())
+
+
+def test_a_step_on_a_terminal_shows_its_phases_with_counts_separated_and_no_unknown_total():
+    console, screen = live_console()
+    console.step_started("ingest", "land new events and build bronze")
+    console.progress("ingest", 0, None)
+    shown = frames(console, screen)
+    assert "ingest land new events and build bronze" in shown
+    assert "?" not in shown  # no `0/?`: no count before the total is known
+    console.progress("ingest", 120_000, 300_000)
+    assert "ingest landing events" in frames(console, screen)
+    assert "120,000/300,000" in frames(console, screen)
+    console.phase("ingest", "bronze: received_events", 1, 4)
+    shown = frames(console, screen)
+    assert "ingest bronze: received_events" in shown and "1/4" in shown
+    console.phase("ingest", "bronze: rejected_events", 4, 4)
+    assert "ingest bronze: rejected_events" in frames(console, screen)
+    console.waiting("starting SQL warehouse demo")  # a wait shows on the same line ...
+    assert "ingest starting SQL warehouse demo" in frames(console, screen)
+    console.waiting(None)  # ... and the phase comes back after it
+    assert frames(console, screen).rstrip().splitlines()[-1].startswith(("⠋", "⠙", "⠹", "⠸", "⠼", "⠴",
+                                                                         "⠦", "⠧", "⠇", "⠏"))
+    assert "bronze: rejected_events" in frames(console, screen).rstrip().splitlines()[-1]
+    from ecomctl.results import StepResult
+
+    console.step_failed(StepResult("ingest"))
+    assert console._live is None
+
+
+def test_the_spinner_and_the_clock_keep_going_when_the_count_is_complete():
+    """A complete count (300,000/300,000) while the bronze SQL still runs must not look hung:
+    Rich's own spinner and elapsed time stop at a complete count, ours do not."""
+    import time
+
+    from rich.progress import Progress
+
+    from ecomctl.cli.console import _Clock, _Spinner
+
+    progress = Progress()
+    task_id = progress.add_task("ingest", total=4, step="ingest", extra="")
+    progress.update(task_id, completed=4)
+    task = progress.tasks[task_id]
+    assert task.finished
+    assert str(_Spinner().render(task)).strip()  # a spinner frame, not the blank of a finished task
+    assert str(_Clock(time.monotonic() - 65).render(task)) == "0:01:05"
+    assert str(_Clock(time.monotonic() - 3725).render(task)) == "1:02:05"
+
+
+def test_without_a_terminal_phases_are_lines_and_long_steps_log_their_progress(monkeypatch):
+    import io
+
+    from rich.console import Console
+
+    from ecomctl.cli import console as console_module
+    from ecomctl.cli.console import PipelineConsole
+
+    log = io.StringIO()
+    console = PipelineConsole(interactive=False)
+    console.console = Console(file=log, width=80, color_system=None)
+    console.step_started("ingest", "land new events and build bronze")
+    console.progress("ingest", 1_000, 300_000)  # too soon after the start: no line
+    console.phase("ingest", "bronze: received_events", 1, 4)
+    console.phase("ingest", "reading checkpoints")
+    monkeypatch.setattr(console_module, "PLAIN_PROGRESS_SECONDS", 0.0)
+    console.progress("ingest", 120_000, 300_000)
+    assert log.getvalue().splitlines() == [
+        "ingest: started (land new events and build bronze)",
+        "ingest: bronze: received_events 1/4",
+        "ingest: reading checkpoints",
+        "ingest: landing events 120,000/300,000",
+    ]
+
+
+def on_a_terminal(args: list[str], home, **env: str) -> tuple[int, str]:
+    """ecomctl with a 120-column terminal as its stdout and stderr: (exit code, what was drawn,
+    escape sequences removed)."""
+    import fcntl
+    import pty
+    import select
+    import struct
+    import termios
+
+    controller, terminal = pty.openpty()
+    fcntl.ioctl(terminal, termios.TIOCSWINSZ, struct.pack("HHHH", 50, 120, 0, 0))
+    environment = {k: v for k, v in os.environ.items()
+                   if not k.startswith("ECOMCTL_") and k not in ("NO_COLOR", "FORCE_COLOR", "COLUMNS")}
+    environment.update(env)
+    process = subprocess.Popen([sys.executable, "-m", "ecomctl", "--home", str(home), *args],
+                               stdin=terminal, stdout=terminal, stderr=terminal, env=environment)
+    os.close(terminal)
+    drawn = b""
+    try:
+        while True:
+            ready, _, _ = select.select([controller], [], [], 1.0)
+            if ready:
+                try:
+                    chunk = os.read(controller, 65536)
+                except OSError:  # the terminal closed: the process is gone
+                    break
+                if not chunk:
+                    break
+                drawn += chunk
+            elif process.poll() is not None:
+                break
+        process.wait(timeout=300)
+    finally:
+        os.close(controller)
+    return process.returncode, re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", drawn.decode(errors="replace"))
+
+
+@pytest.mark.slow
+def test_ingest_on_a_terminal_shows_a_bar_of_events_with_separators(home):
+    assert run_ecomctl(["run-all", "--count", "10"], home).returncode == 0
+    assert run_ecomctl(["generate", "--count", "12000", "--seed", "3"], home).returncode == 0
+    code, drawn = on_a_terminal(["ingest"], home, ECOMCTL_INGEST_BATCH="1500")
+    assert code == 0, drawn[-3000:]
+    counts = re.findall(r"ingest landing events [━╸╺ ]*([\d,]+)/([\d,?]+)", drawn)
+    assert counts, drawn[-3000:]
+    assert {total for _, total in counts} == {"12,000"}  # the total, with its separator, never `?`
+    done = [int(d.replace(",", "")) for d, _ in counts]
+    assert done == sorted(done) and len(set(done)) > 1  # it moved (each frame the screen caught)
+    assert re.search(r"ingest landing events .* \d:\d\d:\d\d", drawn)  # and the clock
+
+
+def test_without_a_terminal_the_steps_log_each_phase(cli):
+    result = cli("run-all", "--count", "30", "--seed", "2")
+    assert result.exit_code == 0
+    lines = result.stdout.splitlines()
+    for phase in ("ingest: bronze: received_events 1/3", "ingest: bronze: rejected_events 3/3",
+                  "transform: silver: order_details 1/1", "transform: gold: customer_insights 4/4",
+                  "views: mv_top_brands 1/8", "views: mv_discount_analysis 8/8"):
+        assert phase in lines, phase
+    assert lines.index("ingest: bronze: received_events 1/3") < next(
+        n for n, line in enumerate(lines) if line.startswith("ingest: finished in"))
+
+
+def test_a_dashboard_published_to_databricks_is_summed_up_and_pointed_at_by_its_url():
+    import io
+
+    from rich.console import Console
+
+    from ecomctl.cli.console import PipelineConsole, step_headline
+    from ecomctl.results import StepResult
+
+    step = StepResult("dashboards", details={
+        "dashboard": {"name": "ecomctl", "url": "https://adb.example/dashboardsv3/01ef"},
+        "queries": [{"name": f"q{n}"} for n in range(10)], "genie_spaces": [{"name": "sales"}]})
+    assert step_headline(step) == "dashboard, 10 saved queries and 1 Genie space published"
+    log = io.StringIO()
+    console = PipelineConsole(interactive=False)
+    console.console = Console(file=log, width=80, color_system=None)
+    console.render_summary([step], None)
+    assert log.getvalue().splitlines()[-1] == "dashboard: https://adb.example/dashboardsv3/01ef"

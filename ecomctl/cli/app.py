@@ -214,7 +214,7 @@ def _finish(options: GlobalOptions, report, settings, errors, started, exit_code
     text = errors.scrub(report.to_json())
     if settings is not None:
         try:
-            report.write(settings.runs_dir, text)
+            errors.report_written(report.write(settings.runs_dir, text), ok=not exit_code)
         except OSError as exc:
             errors.message(f"could not write the run report to {settings.runs_dir}: {exc}")
     if options.json:

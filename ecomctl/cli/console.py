@@ -7,14 +7,24 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 from collections import Counter
 from decimal import Decimal
+from pathlib import Path
 from typing import Any, Iterable
 
-from rich.console import Console
+from rich.console import Console, RenderableType
+from rich.progress import BarColumn, Progress, ProgressColumn, Task
+from rich.spinner import Spinner
 from rich.table import Table
+from rich.text import Text
 
 from ecomctl.results import StepResult
+
+# What the count of a step's progress counts, as its live line and its log lines say it.
+_PROGRESS_LABELS = {"generate": "sending events", "send": "sending events", "ingest": "landing events"}
+# Without a terminal, a long step's progress goes to the log this often at most.
+PLAIN_PROGRESS_SECONDS = 10.0
 
 
 class Scrubber:
@@ -40,37 +50,44 @@ class PipelineConsole:
         # terminal (FORCE_COLOR included), so live progress gives way to one line per step.
         self.console = Console(file=stream, highlight=False, color_system=None if plain else "auto")
         if not self.console.is_terminal and "COLUMNS" not in os.environ:
-            # Logs (CI, cron, pipes) have no width: do not squeeze tables into 80 columns.
-            self.console.width = 160
+            # Logs (CI, cron, pipes, mail) have no width of their own: 80 columns, as the README
+            # promises (Rich's default would be whatever it guesses).
+            self.console.width = 80
         if interactive is None:
             interactive = self.console.is_terminal and not plain
         self.interactive = interactive
         self.scrub = scrub or Scrubber()
-        self._progress = None
-        self._task = None
+        self._live: _StepLine | None = None  # the running step's live line, on a terminal
         self._status = None
+        self._plain_progress_at = time.monotonic()
         self.dry_run = False  # a dry run prints its plan, not tables of objects that were not touched
         self.finished: list[StepResult] = []
 
     # -- Reporter ----------------------------------------------------------------
     def step_started(self, step: str, description: str) -> None:
-        if self.interactive and step in ("generate", "send", "ingest"):
-            from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
-                                       TimeElapsedColumn)
-
-            self._progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(),
-                                      MofNCompleteColumn(), TextColumn("{task.fields[bytes]}"),
-                                      TimeElapsedColumn(), console=self.console, transient=True)
-            self._progress.start()
-            self._task = self._progress.add_task(step, total=None, bytes="")
-        elif not self.interactive:
+        self._plain_progress_at = time.monotonic()
+        if self.interactive:
+            self._live = _StepLine(self.console, step, description)
+        else:
             self.console.print(f"{step}: started ({description})", soft_wrap=True)
 
     def progress(self, task: str, completed: int, total: int | None,
                  nbytes: int | None = None) -> None:
-        if self._progress is not None and self._task is not None:
-            fields = {} if nbytes is None else {"bytes": _filesize(nbytes)}
-            self._progress.update(self._task, completed=completed, total=total, **fields)
+        label = _PROGRESS_LABELS.get(task, task)
+        if self._live is not None:
+            self._live.show(label, completed, total, None if nbytes is None else _filesize(nbytes))
+        elif not self.interactive and time.monotonic() - self._plain_progress_at >= PLAIN_PROGRESS_SECONDS:
+            # A log gets a line now and then, so that a long step does not look hung there either.
+            self._plain_progress_at = time.monotonic()
+            self.console.print(f"{task}: {label} {_count(completed, total)}", soft_wrap=True)
+
+    def phase(self, step: str, text: str, done: int = 0, total: int | None = None) -> None:
+        text = self.scrub(text)
+        if self._live is not None:
+            self._live.show(text, done, total)
+        elif not self.interactive:
+            count = _count(done, total)
+            self.console.print(_escape(f"{step}: {text}" + (f" {count}" if count else "")), soft_wrap=True)
 
     def step_finished(self, result: StepResult) -> None:
         self._stop_progress()
@@ -78,9 +95,8 @@ class PipelineConsole:
         if self.dry_run:
             return
         if not self.interactive:
-            rows = sum(o.rows or 0 for o in result.objects)
             self.console.print(f"{result.step}: finished in {result.seconds:.2f}s "
-                               f"({len(result.objects)} objects, {rows} rows)", soft_wrap=True)
+                               f"({step_headline(result)})", soft_wrap=True)
         self.render_step(result)
 
     def step_failed(self, result: StepResult) -> None:
@@ -93,7 +109,11 @@ class PipelineConsole:
         self.console.print(f"[yellow]![/yellow] {_escape(self.scrub(text))}", soft_wrap=True)
 
     def waiting(self, text: str | None) -> None:
-        """A spinner on a terminal, one line elsewhere; None ends the wait."""
+        """A spinner on a terminal (the step's live line when it has one), one line elsewhere;
+        None ends the wait."""
+        if self._live is not None:
+            self._live.wait(None if text is None else self.scrub(text))
+            return
         if text is None:
             if self._status is not None:
                 self._status.stop()
@@ -108,13 +128,19 @@ class PipelineConsole:
         else:
             self._status.update(text)
 
+    def report_written(self, path: Path, *, ok: bool = True) -> None:
+        """The last line of a command that worked: where its JSON report is. A failure keeps to
+        its one line on stderr (its report is written all the same)."""
+        if ok:
+            self.console.print(_escape(self.scrub(f"run report: {path}")), soft_wrap=True)
+
     def render_plan(self, plan) -> None:
         """The dry-run plan: numbered entries with their step and kind, statements in full."""
         # The count by kind is the figure to compare between runs (e.g. statements at 300 and at
         # 1,000,000 events); --json has the same entries in its "plan".
         kinds = Counter(entry.kind for entry in plan.entries)
         by_kind = ", ".join(f"{count} {kind}" for kind, count in kinds.items())
-        self.console.print(f"[bold]dry run[/bold]: {len(plan.entries)} actions ({by_kind}), nothing was sent",
+        self.console.print(f"[bold]dry run[/bold]: {plural(len(plan.entries), 'action')} ({by_kind}), nothing was sent",
                            soft_wrap=True)
         width = len(str(len(plan.entries)))
         for entry in plan.entries:
@@ -129,7 +155,17 @@ class PipelineConsole:
 
     # -- rendering -----------------------------------------------------------------
     def render_step(self, result: StepResult) -> None:
-        if result.objects:
+        if result.details.get("warehouse_busy"):
+            self.message(busy_line(result.details["warehouse_busy"]))
+        if result.objects and result.step == "status":
+            # status counts rows: no action or time per table worth a column
+            table = Table(title="rows per table", title_justify="left")
+            table.add_column("table")
+            table.add_column("rows", justify="right")
+            for obj in result.objects:
+                table.add_row(_escape(self.scrub(obj.object)), _num(obj.rows))
+            self.console.print(table)
+        elif result.objects:
             table = Table(title=f"{result.step} ({result.seconds:.2f}s)", title_justify="left")
             table.add_column("object")
             table.add_column("action")
@@ -146,17 +182,20 @@ class PipelineConsole:
                 self.render_table(title, columns, rows)
         if result.step in ("generate", "send"):
             d = result.details
-            self.console.print(f"sent {d['events']:,} events in {d['batches']:,} batches "
-                               f"({d['bytes']:,} bytes, {d.get('seconds', result.seconds):.2f} s, "
+            self.console.print(f"sent {plural(d['events'], 'event')} in {plural(d['batches'], 'batch', 'batches')} "
+                               f"({plural(d['bytes'], 'byte')}, {d.get('seconds', result.seconds):.2f} s, "
                                f"{d['events_per_second']:,} events/s)")
             if d.get("empty_lines_skipped"):
-                self.console.print(f"skipped {d['empty_lines_skipped']:,} empty lines of "
+                self.console.print(f"skipped {plural(d['empty_lines_skipped'], 'empty line')} of "
                                    f"{_escape(self.scrub(d['file']))}")
 
     def render_table(self, title: str, columns: list[str], rows: list[list[Any]]) -> None:
         table = Table(title=title, title_justify="left")
-        for column in columns:
-            table.add_column(str(column))
+        for n, column in enumerate(columns):
+            # A column of numbers (and blanks) reads right-aligned, as in every table above.
+            numeric = any(_is_number(row[n]) or _is_size(row[n]) for row in rows) and all(
+                row[n] is None or _is_number(row[n]) or _is_size(row[n]) for row in rows)
+            table.add_column(str(column), justify="right" if numeric else "left")
         for row in rows:
             table.add_row(*(_cell(self.scrub(v) if isinstance(v, str) else v) for v in row))
         self.console.print(table)
@@ -183,34 +222,48 @@ class PipelineConsole:
         if self.dry_run:  # the plan is the summary of a dry run
             return
         table = Table(title="run-all summary", title_justify="left")
-        for column in ("step", "objects", "rows", "seconds"):
-            table.add_column(column, justify="left" if column == "step" else "right")
+        for column in ("step", "result", "seconds"):
+            table.add_column(column, justify="right" if column == "seconds" else "left")
         for step in steps:
-            table.add_row(step.step, str(len(step.objects)),
-                          _num(sum(o.rows or 0 for o in step.objects)), f"{step.seconds:.2f}")
+            table.add_row(step.step, step_headline(step), f"{step.seconds:.2f}")
         self.console.print(table)
         if reconciliation:
             self.render_reconciliation(reconciliation)
+        dashboard = next((dashboard_location(s) for s in steps if dashboard_location(s)), None)
+        if dashboard:
+            self.console.print(_escape(f"dashboard: {self.scrub(str(dashboard))}"), soft_wrap=True)
 
     def render_reconciliation(self, r: dict[str, Any]) -> None:
-        table = Table(title="reconciliation", title_justify="left")
-        table.add_column("events")
-        table.add_column("this run", justify="right")
-        table.add_column("all runs", justify="right")
-        for label, key in (("sent", "sent"), ("received from the hub", "received"),
-                           ("expired before ingest", "expired")):
-            if r.get(key) is not None:
-                table.add_row(label, _num(r[key]), "")
-        if r.get("recovered"):
-            table.add_row("recovered from an interrupted run", _num(r["recovered"]), "")
-        table.add_row("landed in raw_events", "" if r.get("landed") is None else _num(r["landed"]),
-                      _num(r["total_landed"]))
-        table.add_row("valid orders", "", _num(r["valid_orders"]))
-        table.add_row("rejected", "", _num(r["rejected"]))
-        table.add_row("duplicates removed", "", _num(r["duplicates_removed"]))
-        table.add_row("  transport redeliveries", "", _num(r["transport_duplicates"]))
-        table.add_row("  producer resends", "", _num(r["producer_duplicates"]))
-        table.add_row("balanced", "", _mark(r["balanced"]))
+        flow = [(label, r.get(key)) for label, key in (
+            ("sent", "sent"), ("received from the hub", "received"),
+            ("expired before ingest", "expired"), ("recovered from an interrupted run", "recovered"))
+            if r.get(key) is not None and (key != "recovered" or r[key])]
+        if flow or r.get("landed") is not None:
+            table = Table(title="reconciliation", title_justify="left")
+            table.add_column("events")
+            table.add_column("this run", justify="right")
+            table.add_column("all runs", justify="right")
+            for label, value in flow:
+                table.add_row(label, _num(value), "")
+            table.add_row("landed in raw_events", "" if r.get("landed") is None else _num(r["landed"]),
+                          _num(r["total_landed"]))
+
+            def add(label: str, value: str) -> None:
+                table.add_row(label, "", value)
+        else:  # status: no run, so no "this run" column
+            table = Table(title="reconciliation (all runs)", title_justify="left")
+            table.add_column("events")
+            table.add_column("count", justify="right")
+            table.add_row("landed in raw_events", _num(r["total_landed"]))
+
+            def add(label: str, value: str) -> None:
+                table.add_row(label, value)
+        add("valid orders", _num(r["valid_orders"]))
+        add("rejected", _num(r["rejected"]))
+        add("duplicates removed", _num(r["duplicates_removed"]))
+        add("  transport redeliveries", _num(r["transport_duplicates"]))
+        add("  producer resends", _num(r["producer_duplicates"]))
+        add("balanced", _mark(r["balanced"]))
         self.console.print(table)
         partitions = r.get("partitions") or []
         if partitions:
@@ -234,11 +287,142 @@ class PipelineConsole:
                            soft_wrap=True)
 
     def _stop_progress(self) -> None:
+        if self._live is not None:
+            self._live.stop()
+            self._live = None
         self.waiting(None)
-        if self._progress is not None:
-            self._progress.stop()
-            self._progress = None
-            self._task = None
+
+
+class _StepLine:
+    """The live line of a running step on a terminal: a spinner, what the step does now, a bar and
+    a count once the total is known, and a clock. The spinner and the clock never stop while the
+    step runs, whatever the count says: a finished count (300,000/300,000) with the bronze SQL
+    still running must not look hung."""
+
+    def __init__(self, console: Console, step: str, description: str) -> None:
+        self.step = step
+        self.started = time.monotonic()
+        self.text = description
+        self.progress = Progress(_Spinner(), _Text(), _Bar(bar_width=24), _Count(), _Clock(self.started),
+                                 console=console, transient=True)
+        self.task = self.progress.add_task(description, total=None, step=step, extra="")
+        self.progress.start()
+
+    def show(self, text: str, done: int, total: int | None, extra: str | None = None) -> None:
+        self.text = text
+        fields = {} if extra is None else {"extra": extra}
+        self.progress.update(self.task, description=text, completed=done, total=total, **fields)
+
+    def wait(self, text: str | None) -> None:
+        """While the step waits (a warehouse starting), the line says on what; then what it did."""
+        self.progress.update(self.task, description=self.text if text is None else text)
+
+    def stop(self) -> None:
+        self.progress.stop()
+
+
+class _Spinner(ProgressColumn):
+    """Always spinning: Rich's own spinner stops when the count is complete."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.spinner = Spinner("dots", style="progress.spinner")
+
+    def render(self, task: Task) -> RenderableType:
+        return self.spinner.render(task.get_time())
+
+
+class _Text(ProgressColumn):
+    def render(self, task: Task) -> RenderableType:
+        text = Text(task.fields["step"], style="bold")
+        text.append(f" {task.description}")
+        return text
+
+
+class _Bar(BarColumn):
+    """No bar until there is a total: never `0/?`."""
+
+    def render(self, task: Task) -> RenderableType:
+        return Text("") if task.total is None else super().render(task)
+
+
+class _Count(ProgressColumn):
+    """`120,000/300,000` and, when sending, the bytes so far."""
+
+    def render(self, task: Task) -> RenderableType:
+        count = _count(int(task.completed), None if task.total is None else int(task.total))
+        return Text(" ".join(p for p in (count, task.fields.get("extra") or "") if p),
+                    style="progress.download")
+
+
+class _Clock(ProgressColumn):
+    """The step's clock, not the task's: it does not stop when a count is complete."""
+
+    def __init__(self, started: float) -> None:
+        super().__init__()
+        self.started = started
+
+    def render(self, task: Task) -> RenderableType:
+        seconds = int(time.monotonic() - self.started)
+        return Text(f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}",
+                    style="progress.elapsed")
+
+
+def _count(done: int, total: int | None) -> str:
+    """`1,234/5,000`; with no total, `1,234`, or nothing before the first unit."""
+    if total is not None:
+        return f"{done:,}/{total:,}"
+    return f"{done:,}" if done else ""
+
+
+def plural(count: int, word: str, words: str | None = None) -> str:
+    """`1 event`, `2 events`, `1,000 queries`."""
+    return f"{count:,} {word if count == 1 else (words or word + 's')}"
+
+
+def step_headline(step: StepResult) -> str:
+    """What a step did in a few words, for its log line and the run summaries: one figure with
+    its unit, never rows of different tables added together."""
+    d, objects = step.details, len(step.objects)
+    if step.step in ("generate", "send") and d.get("events") is not None:
+        return f"{plural(d['events'], 'event')} sent"
+    if step.step == "ingest" and d.get("landed") is not None:
+        expired = f", {d['expired']:,} expired before ingest" if d.get("expired") else ""
+        return f"{plural(d['landed'], 'event')} landed{expired}"
+    if step.step == "setup" and "applied_files" in d:
+        applied = len(d["applied_files"])
+        return f"{plural(applied, 'setup file')} applied" if applied else "setup SQL up to date"
+    built = len({o.object for o in step.objects if not o.action.startswith("drop")})
+    if step.step == "transform":
+        return f"{plural(built, 'table')} built"
+    if step.step == "views":
+        return f"{plural(built, 'view')} built"
+    if step.step == "dashboards" and isinstance(d.get("queries"), list):  # published to a service
+        return (f"dashboard, {plural(len(d['queries']), 'saved query', 'saved queries')} and "
+                f"{plural(len(d.get('genie_spaces') or []), 'Genie space')} published")
+    if step.step == "dashboards" and d.get("queries") is not None:
+        return f"{plural(d['queries'], 'query', 'queries')} run"
+    if step.step == "status" and d.get("warehouse_busy"):
+        return "the event log only: another process writes the warehouse"
+    if step.step == "status":
+        return f"{plural(objects, 'table')} counted"
+    return plural(objects, "object")
+
+
+def dashboard_location(step: StepResult) -> str | None:
+    """Where a dashboards step put the dashboard: the HTML file, or the published one's URL."""
+    dashboard = step.details.get("dashboard")
+    if isinstance(dashboard, dict):
+        return dashboard.get("url") or dashboard.get("path")
+    return str(dashboard) if dashboard else None
+
+
+def busy_line(holder: dict[str, Any]) -> str:
+    """What status says when another process writes the warehouse (details["warehouse_busy"])."""
+    from ecomctl.locking import LockHolder
+
+    return (f"another ecomctl process ({LockHolder(**holder).describe()}) is writing the warehouse: "
+            "its row counts, lag, SQL versions and reconciliation show once it is done")
 
 
 def no_color() -> bool:
@@ -248,6 +432,13 @@ def no_color() -> bool:
 
 def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float, Decimal)) and not isinstance(value, bool)
+
+
+def _is_size(value: Any) -> bool:
+    """`311.3 kB`: a figure with its unit, right-aligned like a number."""
+    import re
+
+    return isinstance(value, str) and re.fullmatch(r"[\d,.]+ (bytes|kB|MB|GB|TB)", value) is not None
 
 
 def _mark(ok: bool) -> str:

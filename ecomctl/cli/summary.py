@@ -11,11 +11,12 @@ def markdown_summary(report, *, target_known: bool = True) -> str:
     if not report.ok and report.error:
         lines += [f"> {report.error}", ""]
     if report.steps:
-        lines += ["| step | result | objects | rows | seconds |", "|---|---|---:|---:|---:|"]
+        from ecomctl.cli.console import step_headline
+
+        lines += ["| step | result | seconds |", "|---|---|---:|"]
         for step in report.steps:
-            rows = sum(o.rows or 0 for o in step.objects)
-            result = "failed" if step.details.get("failed") else "ok"
-            lines.append(f"| {step.step} | {result} | {len(step.objects)} | {rows:,} | {step.seconds:.2f} |")
+            result = "failed" if step.details.get("failed") else step_headline(step)
+            lines.append(f"| {step.step} | {result} | {step.seconds:.2f} |")
         lines.append("")
     r = report.reconciliation
     if r:

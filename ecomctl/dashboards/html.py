@@ -7,6 +7,7 @@ e-mail attachment or a laptop without internet access.
 from __future__ import annotations
 
 import datetime as dt
+import math
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from html import escape
@@ -53,8 +54,57 @@ def format_value(value: Any, column: str = "") -> str:
     return str(value)
 
 
+# The header of every column the dashboard queries return, in one place: a table, a chart axis
+# and a KPI card say the same (and "VIP rank", "Product ID", not "Vip rank", "Product id").
+# tests/test_dashboards.py checks that every column of sql/dashboards/queries has one.
+LABELS = {
+    "total_orders": "Total orders",
+    "revenue_orders": "Revenue orders",
+    "net_revenue": "Net revenue",
+    "avg_order_value": "Average order value",
+    "unique_customers": "Unique customers",
+    "units_sold": "Units sold",
+    "delivery_rate": "Delivery rate",
+    "cancelled_orders": "Cancelled orders",
+    "returned_orders": "Returned orders",
+    "revenue_rank": "Revenue rank",
+    "brand": "Brand",
+    "order_count": "Orders",
+    "category": "Category",
+    "revenue_share_pct": "Revenue share %",
+    "location": "Location",
+    "city": "City",
+    "state": "State",
+    "product_id": "Product ID",
+    "product_name": "Product",
+    "avg_discount_pct": "Average discount %",
+    "revenue_per_unit": "Revenue per unit",
+    "order_date": "Order date (UTC)",
+    "discount_band": "Discount band",
+    "gross_sales": "Gross sales",
+    "discount_total": "Discounts",
+    "effective_discount_pct": "Effective discount %",
+    "segment": "Segment",
+    "customer_count": "Customers",
+    "customer_share_pct": "Customer share %",
+    "total_lifetime_value": "Total lifetime value",
+    "avg_lifetime_value": "Average lifetime value",
+    "vip_rank": "VIP rank",
+    "customer_id": "Customer ID",
+    "customer_name": "Customer",
+    "lifetime_value": "Lifetime value",
+    "favorite_brand": "Favorite brand",
+    "order_status": "Order status",
+    "share_pct": "Share %",
+    "is_revenue": "Counts as revenue",
+}
+
+
 def column_label(column: str) -> str:
-    """`net_revenue` -> `Net revenue`, `revenue_share_pct` -> `Revenue share %`."""
+    """The header of a column: from LABELS, else made from its name (`gross_amount` -> `Gross
+    amount`, `x_pct` -> `X %`) for a column a query gained without a label."""
+    if column in LABELS:
+        return LABELS[column]
     words = column.split("_")
     if words and words[-1] == "pct":
         words[-1] = "%"
@@ -119,14 +169,14 @@ def render_html(panels: list[Panel], *, title: str, generated_at: dt.datetime,
                          f'<div class="kpi-label">{escape(label)}</div></div>')
         parts.append("</div>")
     parts.append('<main class="panels">')
-    parts.extend(_panel(panel) for panel in panels)
+    parts.extend(_panel(panel, when.date()) for panel in panels)
     parts.append("</main>")
     parts.append("</body>")
     parts.append("</html>")
     return "\n".join(parts) + "\n"
 
 
-def _panel(panel: Panel) -> str:
+def _panel(panel: Panel, today: dt.date | None = None) -> str:
     query = panel.query
     wide = query.chart in ("table", "counter") or len(panel.columns) > 6
     out = [
@@ -143,7 +193,7 @@ def _panel(panel: Panel) -> str:
         out.append(_bar_chart(panel))
         out.append(_table(panel))
     elif query.chart == "line":
-        out.append(_line_chart(panel))
+        out.append(_line_chart(panel, today))
         out.append(_table(panel))
     else:
         out.append(_table(panel))
@@ -222,8 +272,13 @@ def _bar_chart(panel: Panel) -> str:
     return "".join(out)
 
 
-def _line_chart(panel: Panel) -> str:
-    """One polyline of y over x; dates are spaced by time, anything else evenly in query order."""
+def _line_chart(panel: Panel, today: dt.date | None = None) -> str:
+    """One line of y over x; dates are spaced by time, anything else evenly in query order.
+
+    Both axes get a few ticks at round values (gridlines on y). When x is a date and the last
+    point is `today` (UTC, the day the page is written), that day is not over: its point is
+    drawn hollow, joined by a dashed segment and labelled, so the line does not seem to fall
+    off a cliff on the last day."""
     xi = _column_index(panel, panel.query.x, "x")
     yi = _column_index(panel, panel.query.y, "y")
     # (x, y as float, y as returned) for every row with a numeric y
@@ -231,61 +286,136 @@ def _line_chart(panel: Panel) -> str:
     if not points:
         return '<p class="empty">no data</p>'
 
-    width, height = 640, 240
-    left, right, top_m, bottom = 80, 20, 16, 36
+    width, height = 640, 250
+    left, right, top_m, bottom = 64, 24, 20, 38
     plot_w, plot_h = width - left - right, height - top_m - bottom
     ys = [y for _, y, _ in points]
-    y_min, y_max = min(0.0, min(ys)), max(ys)
+    y_ticks = nice_ticks(min(0.0, min(ys)), max(ys))
+    y_min, y_max = y_ticks[0], y_ticks[-1]
     y_span = (y_max - y_min) or 1.0
 
     xs = [x for x, _, _ in points]
-    if all(isinstance(x, (dt.date, dt.datetime)) for x in xs) and len(xs) > 1:
+    dated = all(isinstance(x, (dt.date, dt.datetime)) for x in xs)
+    if dated and len(xs) > 1:
         stamps = [_timestamp(x) for x in xs]
         lo, hi = min(stamps), max(stamps)
         fractions = [(s - lo) / ((hi - lo) or 1.0) for s in stamps]
     else:
         fractions = [n / (len(xs) - 1) if len(xs) > 1 else 0.5 for n in range(len(xs))]
+    partial = dated and today is not None and _day(xs[-1]) >= today
 
-    coords = [(left + f * plot_w, top_m + plot_h - (y - y_min) / y_span * plot_h)
-              for f, (_, y, _) in zip(fractions, points)]
+    def y_at(value: float) -> float:
+        return top_m + plot_h - (value - y_min) / y_span * plot_h
+
+    coords = [(left + f * plot_w, y_at(y)) for f, (_, y, _) in zip(fractions, points)]
     y_col, x_col = panel.query.y or "", panel.query.x or ""
+    base = top_m + plot_h
+    marked = f' data-partial-day="{_day(xs[-1]).isoformat()}"' if partial else ""
     out = [f'<svg class="chart line" viewBox="0 0 {width} {height}" width="100%" role="img" '
-           f'aria-label="{escape(panel.query.title)}: {escape(column_label(y_col))} by {escape(column_label(x_col))}">',
-           f'<line class="axis" x1="{left}" y1="{top_m + plot_h}" x2="{left + plot_w}" y2="{top_m + plot_h}"></line>',
-           f'<line class="axis" x1="{left}" y1="{top_m}" x2="{left}" y2="{top_m + plot_h}"></line>',
-           f'<text class="tick" x="{left - 6}" y="{top_m}" text-anchor="end" dominant-baseline="central">'
-           f'{escape(format_value(_same_kind(y_max, panel.rows, yi), y_col))}</text>',
-           f'<text class="tick" x="{left - 6}" y="{top_m + plot_h}" text-anchor="end" dominant-baseline="central">'
-           f'{escape(format_value(_same_kind(y_min, panel.rows, yi), y_col))}</text>',
-           f'<text class="tick" x="{left}" y="{height - 12}" text-anchor="start">'
-           f'{escape(format_value(xs[0], x_col))}</text>']
-    if len(xs) > 1:
-        out.append(f'<text class="tick" x="{left + plot_w}" y="{height - 12}" text-anchor="end">'
-                   f'{escape(format_value(xs[-1], x_col))}</text>')
-    out.append('<polyline points="' + " ".join(f"{x:.1f},{y:.1f}" for x, y in coords) + '"></polyline>')
-    for (cx, cy), (x, _, row_value) in zip(coords, points):
-        out.append(f'<circle cx="{cx:.1f}" cy="{cy:.1f}" r="3"><title>{escape(format_value(x, x_col))}: '
-                   f'{escape(format_value(row_value, y_col))}</title></circle>')
+           f'aria-label="{escape(panel.query.title)}: {escape(column_label(y_col))} by '
+           f'{escape(column_label(x_col))}"{marked}>']
+    step = y_ticks[1] - y_ticks[0] if len(y_ticks) > 1 else 1.0
+    for tick in y_ticks:
+        y = y_at(tick)
+        out.append(f'<line class="grid" x1="{left}" y1="{y:.1f}" x2="{left + plot_w}" y2="{y:.1f}"></line>'
+                   f'<text class="tick y-tick" x="{left - 6}" y="{y:.1f}" text-anchor="end" '
+                   f'dominant-baseline="central">{escape(axis_number(tick, step, y_max, y_col))}</text>')
+    out.append(f'<line class="axis" x1="{left}" y1="{base}" x2="{left + plot_w}" y2="{base}"></line>')
+    for fraction, label in _x_ticks(xs, fractions, dated, x_col):
+        x = left + fraction * plot_w
+        anchor = "start" if fraction < 0.05 else "end" if fraction > 0.95 else "middle"
+        out.append(f'<line class="axis" x1="{x:.1f}" y1="{base}" x2="{x:.1f}" y2="{base + 4}"></line>'
+                   f'<text class="tick x-tick" x="{x:.1f}" y="{height - 12}" text-anchor="{anchor}">'
+                   f'{escape(label)}</text>')
+    solid = coords[:-1] if partial else coords
+    if len(solid) > 1 or not partial:
+        out.append('<polyline points="' + " ".join(f"{x:.1f},{y:.1f}" for x, y in solid) + '"></polyline>')
+    if partial and len(coords) > 1:
+        (x1, y1), (x2, y2) = coords[-2], coords[-1]
+        out.append(f'<line class="partial" x1="{x1:.1f}" y1="{y1:.1f}" x2="{x2:.1f}" y2="{y2:.1f}"></line>')
+    for n, ((cx, cy), (x, _, row_value)) in enumerate(zip(coords, points)):
+        today_point = partial and n == len(points) - 1
+        note = " (today, not over yet)" if today_point else ""
+        css = ' class="partial"' if today_point else ""
+        out.append(f'<circle{css} cx="{cx:.1f}" cy="{cy:.1f}" r="3"><title>{escape(format_value(x, x_col))}: '
+                   f'{escape(format_value(row_value, y_col))}{note}</title></circle>')
+    if partial:
+        cx, cy = coords[-1]
+        out.append(f'<text class="partial-label" x="{cx - 6:.1f}" y="{max(cy - 10, 10):.1f}" '
+                   'text-anchor="end">today (partial)</text>')
     out.append("</svg>")
+    if partial:
+        out.append(f'<p class="note">{escape(_day(xs[-1]).isoformat())} is today (UTC): that day is '
+                   "not over, so its point is partial and drawn hollow, after a dashed line.</p>")
     return "".join(out)
+
+
+def nice_ticks(low: float, high: float, most: int = 6) -> list[float]:
+    """Round tick values from at or below `low` to at or above `high`: steps of 1, 2, 2.5 or 5
+    times a power of ten, at most `most` ticks."""
+    if high <= low:
+        high = low + 1.0
+    raw = (high - low) / (most - 1)
+    magnitude = 10 ** math.floor(math.log10(raw))
+    step = next(m * magnitude for m in (1, 2, 2.5, 5, 10) if m * magnitude >= raw)
+    first = math.floor(low / step + 1e-9) * step
+    last = math.ceil(high / step - 1e-9) * step
+    count = int(round((last - first) / step))
+    return [round(first + n * step, 10) for n in range(count + 1)]
+
+
+def axis_number(value: float, step: float, top: float, column: str = "") -> str:
+    """A tick label: `2,500`, `12.5k`, `1.2M`, `85%` for a `*_rate`, `12.5%` for a `*_pct`."""
+    if value == 0:
+        return "0"
+    if column.endswith("_rate"):
+        return f"{value * 100:,.{_decimals(step * 100)}f}%"
+    if column.endswith("_pct"):
+        return f"{value:,.{_decimals(step)}f}%"
+    for scale, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
+        if abs(top) >= 10 * scale:
+            return f"{value / scale:,.{_decimals(step / scale)}f}{suffix}"
+    return f"{value:,.{_decimals(step)}f}"
+
+
+def _decimals(step: float) -> int:
+    """The decimals a tick step needs (0 to 3): 2.5 needs one, 0.25 two."""
+    for decimals in range(4):
+        if abs(round(step, decimals) - step) < 1e-9 * max(1.0, abs(step)):
+            return decimals
+    return 3
+
+
+def _x_ticks(xs: list, fractions: list[float], dated: bool, column: str,
+             most: int = 6) -> list[tuple[float, str]]:
+    """(position 0-1, label) of a few x ticks: dates every 1, 2, 7, 14 or 28 days from the
+    first, labelled `Nov 3` (the first with its year); other values, evenly picked."""
+    if dated and len(xs) > 1:
+        first, last = _day(xs[0]), _day(xs[-1])
+        days = (last - first).days or 1
+        every = next((d for d in (1, 2, 7, 14, 28) if days / d <= most - 1), math.ceil(days / (most - 1)))
+        ticks = []
+        for n in range(0, days + 1, every):
+            day = first + dt.timedelta(days=n)
+            label = f"{day:%b} {day.day}" + (f", {day.year}" if n == 0 else "")
+            ticks.append((n / days, label))
+        return ticks
+    if len(xs) == 1:
+        return [(0.5, format_value(xs[0], column))]
+    every = max(1, math.ceil((len(xs) - 1) / (most - 1)))
+    return [(fractions[n], _short(format_value(xs[n], column))) for n in range(0, len(xs), every)]
+
+
+def _day(value: dt.date | dt.datetime) -> dt.date:
+    if isinstance(value, dt.datetime):
+        return (value.astimezone(dt.timezone.utc) if value.tzinfo else value).date()
+    return value
 
 
 def _timestamp(value: dt.date | dt.datetime) -> float:
     if isinstance(value, dt.datetime):
         return value.replace(tzinfo=value.tzinfo or dt.timezone.utc).timestamp()
     return float(value.toordinal() * 86400)
-
-
-def _same_kind(number: float, rows: list[tuple], index: int) -> Any:
-    """An axis bound shown like the column's values (a Decimal column keeps its scale)."""
-    sample = next((r[index] for r in rows if _number(r[index]) is not None), None)
-    if isinstance(sample, Decimal):
-        exponent = sample.as_tuple().exponent
-        scale = Decimal(1).scaleb(exponent) if isinstance(exponent, int) else Decimal(1)
-        return Decimal(str(number)).quantize(scale, rounding=ROUND_HALF_UP)
-    if isinstance(sample, int):
-        return int(round(number))
-    return number
 
 
 _CSS = """
@@ -317,7 +447,11 @@ svg.chart text.tick { fill: var(--muted); font-size: 11px; }
 svg.bar rect { fill: var(--accent); }
 svg.line polyline { fill: none; stroke: var(--accent); stroke-width: 2; }
 svg.line circle { fill: var(--accent); }
-svg.line .axis { stroke: var(--line); stroke-width: 1; }
+svg.line .axis { stroke: var(--muted); stroke-width: 1; }
+svg.line .grid { stroke: var(--line); stroke-width: 1; }
+svg.line line.partial { stroke: var(--accent); stroke-width: 2; stroke-dasharray: 5 4; }
+svg.line circle.partial { fill: #fff; stroke: var(--accent); stroke-width: 2; }
+svg.chart text.partial-label { fill: var(--muted); font-size: 11px; font-style: italic; }
 .table-wrap { overflow-x: auto; }
 table { border-collapse: collapse; width: 100%; font-variant-numeric: tabular-nums; }
 th, td { padding: 5px 8px; border-bottom: 1px solid var(--line); text-align: left; white-space: nowrap; }

@@ -4,6 +4,12 @@ It behaves like an Event Hub where the pipeline can tell: a fixed partition coun
 chosen by a stable hash of the partition key, per-partition sequence numbers from 0 that are never
 reused, byte offsets, an enqueued time, size-limited batches and retention. WAL mode plus a busy
 timeout let a producer and a consumer in two processes use the file at the same time.
+
+Retention is applied whenever the log is written to or asked for a partition's state (at most
+once a minute in a process): events older than it are deleted and their pages given back to the
+file system (incremental vacuum, then a WAL checkpoint), so the file holds about the retention's
+worth of events. What expired before ingest read it shows in the partition state (beginning
+past the checkpoint), which is how ingest and status count it, as on Event Hubs.
 """
 
 from __future__ import annotations
@@ -29,6 +35,8 @@ _PAGE_SIZE = 16384  # bodies are ~600 B; larger pages keep more of them in one W
 # checkpoint waits for two fsyncs; a million events made ~40 of them, the largest wait of generate.
 # Durability is unchanged: a commit is safe in the WAL whatever the checkpoint interval.
 _WAL_AUTOCHECKPOINT_PAGES = 8192
+# Retention is applied on the first send or partition state of a process, then at most this often.
+_EXPIRY_INTERVAL_SECONDS = 60.0
 
 # log_partitions keeps each partition's head, so sequence numbers and offsets continue after
 # retention has deleted every event of a partition (Event Hubs never reuses them either).
@@ -77,6 +85,7 @@ class EmbeddedEventLog:
         self._conn: sqlite3.Connection | None = None
         self._partition_by_key: dict[str, int] = {}
         self._next_round_robin = 0
+        self._expired_at: float | None = None  # time.monotonic() of the last expiry
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -111,6 +120,9 @@ class EmbeddedEventLog:
             conn = sqlite3.connect(str(self.path), timeout=_BUSY_TIMEOUT_SECONDS, isolation_level=None)
             try:
                 conn.execute(f"PRAGMA page_size = {_PAGE_SIZE}")  # only takes effect on a new file
+                # Also only on a new file (an older one is converted by its first large expiry):
+                # lets expiry give the pages of deleted events back to the file system.
+                conn.execute("PRAGMA auto_vacuum = INCREMENTAL")
                 conn.execute("PRAGMA journal_mode = WAL")
                 # NORMAL in WAL mode: a committed batch survives a crash of any process; only a
                 # power loss can drop the last transactions. Much faster than FULL.
@@ -177,6 +189,7 @@ class EmbeddedEventLog:
 
     def partition_state(self, partition_id: str) -> PartitionState:
         pid = self._partition_number(partition_id)
+        self._expire_now_and_then()
         # One statement, so the head and the first retained event come from the same snapshot.
         [(next_sequence, last_enqueued, first_retained)] = self._fetch_all(
             "SELECT next_sequence_number, last_enqueued_time, "
@@ -198,8 +211,7 @@ class EmbeddedEventLog:
         """
         started = time.perf_counter()
         self._connection()
-        if self.retention is not None:
-            self.purge_before(datetime.now(timezone.utc) - self.retention)
+        self._expire_now_and_then()
         events = batches = sent_bytes = 0
         batch: list[tuple[str | None, bytes]] = []
         batch_bytes = 0
@@ -271,11 +283,56 @@ class EmbeddedEventLog:
                 conn.execute("ROLLBACK")
             raise
 
+    def expire(self) -> int:
+        """Apply retention now: delete the events enqueued before it and give their space back
+        to the file system; returns how many were deleted (0 without a retention)."""
+        self._expired_at = time.monotonic()
+        if self.retention is None:
+            return 0
+        deleted = self.purge_before(datetime.now(timezone.utc) - self.retention)
+        if deleted:
+            self.reclaim_space()
+        return deleted
+
+    def _expire_now_and_then(self) -> None:
+        if self._expired_at is None or time.monotonic() - self._expired_at >= _EXPIRY_INTERVAL_SECONDS:
+            self.expire()
+
+    def reclaim_space(self) -> None:
+        """Give free pages back to the file system: those of the database file (incremental vacuum;
+        a log created before auto_vacuum was set is vacuumed once, when half of it is free), then
+        the WAL's (a checkpoint that truncates it). Best effort: a busy log keeps its pages until
+        the next expiry."""
+        conn = self._connection()
+        try:
+            (mode,) = conn.execute("PRAGMA auto_vacuum").fetchone()
+            if mode == 0:
+                (free,) = conn.execute("PRAGMA freelist_count").fetchone()
+                (pages,) = conn.execute("PRAGMA page_count").fetchone()
+                if free * 2 >= pages:
+                    conn.execute("PRAGMA auto_vacuum = INCREMENTAL")
+                    conn.execute("VACUUM")  # rewrites the file once, in incremental mode from now on
+            else:
+                # executescript steps it to the end; execute() would free one page per call.
+                conn.executescript("PRAGMA incremental_vacuum")
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+        except sqlite3.OperationalError:  # busy or locked by another process: next time
+            pass
+
     def purge_before(self, cutoff: datetime) -> int:
-        """Delete events enqueued before `cutoff` (what retention does on send); returns how many."""
+        """Delete events enqueued before `cutoff` (what retention does); returns how many."""
         cutoff_us = _to_micros(cutoff)
         conn = self._connection()
         deleted = 0
+        # A read first: when nothing expired (the common case) no write lock is taken, so a
+        # reader such as status does not queue behind a producer's batch.
+        # Each partition's first event is its oldest (enqueued time rises with the sequence
+        # number): one index lookup per partition, not a scan of the table.
+        oldest = self._fetch_all(
+            "SELECT min((SELECT enqueued_time FROM events WHERE partition_id = p.partition_id "
+            "ORDER BY sequence_number LIMIT 1)) FROM log_partitions AS p", ())
+        if not oldest or oldest[0][0] is None or oldest[0][0] >= cutoff_us:
+            return 0
         try:
             conn.execute("BEGIN IMMEDIATE")
             for pid in range(self.partitions):

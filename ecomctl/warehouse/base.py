@@ -173,6 +173,11 @@ class Warehouse(ABC):
         """How landing files are listed and removed, for a plan: (entry kind, what is sent)."""
         return "write", f"list {directory} and delete each such file there"
 
+    def open_for_reading(self) -> None:  # noqa: B027 (a no-op where readers never wait)
+        """Connect for reading only, now: beside other readers and without waiting for a writer,
+        which raises ecomctl.locking.LockBusy naming it (the local file takes one writer at a
+        time). For read-only commands, which show what they can rather than wait."""
+
     @abstractmethod
     def close(self) -> None:
         """Release the connection; the warehouse reconnects if used again."""

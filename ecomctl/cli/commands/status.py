@@ -13,7 +13,8 @@ def status(ctx: typer.Context, dry_run: DryRun = False, target: Target = None, h
 
     def work(pipeline, console):
         step = pipeline.status()
-        reconciliation = pipeline.bronze_reconciliation()
+        # While another process writes the warehouse, status shows what it can without it.
+        reconciliation = None if step.details.get("warehouse_busy") else pipeline.bronze_reconciliation()
         show_reconciliation(pipeline, console, reconciliation)
         return [step], reconciliation
 

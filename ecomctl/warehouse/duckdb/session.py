@@ -63,6 +63,13 @@ class LiveSession:
             self._con = self._connect()
         return self._con
 
+    def open(self, *, read_only: bool = False) -> None:
+        """Open the file now unless it is open. Read-only, it opens beside other readers and never
+        waits for a writer: one that holds the file raises LockBusy naming it."""
+        if self._con is None:
+            self.read_only = self.read_only or read_only
+            self._con = self._connect()
+
     def _connect(self) -> Any:
         import duckdb
 
@@ -70,9 +77,9 @@ class LiveSession:
         if self.lock_wait is not None and self._lock is None:
             from ecomctl.locking import ProcessLock
 
-            self._lock = ProcessLock(self.path.with_name("warehouse.lock"),
-                                     f"the warehouse {self.path}").acquire(self.lock_wait, self.on_wait,
-                                                                           shared=self.read_only)
+            lock = ProcessLock(self.path.with_name("warehouse.lock"), f"the warehouse {self.path}")
+            self._lock = (lock.acquire_shared() if self.read_only
+                          else lock.acquire(self.lock_wait, self.on_wait))
         path = self._file()
         try:
             con = duckdb.connect(":memory:")

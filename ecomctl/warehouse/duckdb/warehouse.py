@@ -79,5 +79,9 @@ class DuckDBWarehouse(Warehouse):
         catalog, schema_name = (parts[0], parts[1]) if len(parts) == 2 else (self.names.catalog, schema)
         return self.session.tables(catalog, schema_name)
 
+    def open_for_reading(self) -> None:
+        if isinstance(self.session, LiveSession):
+            self.session.open(read_only=True)
+
     def close(self) -> None:
         self.session.close()
