@@ -281,6 +281,8 @@ def ingest_partitions(transport: Transport, checkpoints: Callable[[], dict[str, 
                                      expired=expired_unread(state, checkpoint)))
     total = sum(max(p.end_sequence - p.start_checkpoint - p.expired, 0) for p in plans)
     done = 0
+    if on_progress:  # the bar shows its total before the first batch lands
+        on_progress(0, total)
 
     def settle(plan: PartitionIngest, before: int, count: int, last: int,
                load: "Future[int]") -> None:
