@@ -23,7 +23,6 @@ from typing import TYPE_CHECKING, Callable, Iterator, Sequence
 from ecomctl.errors import EcomctlError
 from ecomctl.faults import fault_point
 from ecomctl.events.transport import PartitionState, ReceivedEvent, Transport
-from ecomctl.warehouse.sqlfiles import string_literal
 
 if TYPE_CHECKING:
     from ecomctl.warehouse.base import Warehouse
@@ -32,10 +31,18 @@ if TYPE_CHECKING:
 # named .<name>.<writer pid>.tmp so that a later ingest removes only what a dead process left.
 TMP_PREFIX, TMP_SUFFIX = ".", ".tmp"
 
+# Queries whose values change from run to run take them as parameters: on the local target the
+# text, and so its translation kept between runs, is then the same every run.
 CHECKPOINTS_SQL = """
 SELECT partition_id, MAX(sequence_number) AS checkpoint
 FROM ${catalog}.${bronze}.raw_events
-WHERE source = {source}{scope}
+WHERE source = ${source}
+GROUP BY partition_id
+"""
+PARTITION_CHECKPOINT_SQL = """
+SELECT partition_id, MAX(sequence_number) AS checkpoint
+FROM ${catalog}.${bronze}.raw_events
+WHERE source = ${source} AND partition_id = ${partition_id} AND sequence_number > ${after}
 GROUP BY partition_id
 """
 
@@ -43,7 +50,7 @@ GROUP BY partition_id
 LOADED_FILES_SQL = """
 SELECT DISTINCT landing_file
 FROM ${catalog}.${bronze}.raw_events
-WHERE landing_file IN ({names})
+WHERE landing_file IN (${names})
 """
 LOADED_FILES_PER_QUERY = 500
 
@@ -88,11 +95,12 @@ def read_checkpoints(warehouse: "Warehouse", source: str, partition_id: str | No
     check after each batch then filters instead of grouping all of raw_events (a missing entry
     means nothing above `after` has landed).
     """
-    scope = ""
-    if partition_id is not None:
-        scope = f" AND partition_id = {string_literal(partition_id)} AND sequence_number > {int(after)}"
-    sql = CHECKPOINTS_SQL.replace("{source}", string_literal(source)).replace("{scope}", scope)
-    return {str(pid): int(seq) for pid, seq in warehouse.query(sql).rows}
+    if partition_id is None:
+        result = warehouse.query(CHECKPOINTS_SQL, params={"source": source})
+    else:
+        result = warehouse.query(PARTITION_CHECKPOINT_SQL, params={
+            "source": source, "partition_id": partition_id, "after": int(after)})
+    return {str(pid): int(seq) for pid, seq in result.rows}
 
 
 def expired_unread(state: PartitionState, checkpoint: int) -> int:
@@ -167,8 +175,9 @@ def loaded_landing_files(warehouse: "Warehouse", names: Sequence[str]) -> set[st
     loaded: set[str] = set()
     for start in range(0, len(names), LOADED_FILES_PER_QUERY):
         chunk = names[start:start + LOADED_FILES_PER_QUERY]
-        sql = LOADED_FILES_SQL.replace("{names}", ", ".join(string_literal(n) for n in chunk))
-        loaded.update(str(row[0]) for row in warehouse.query(sql, file="<loaded landing files>").rows)
+        rows = warehouse.query(LOADED_FILES_SQL, file="<loaded landing files>",
+                               params={"names": list(chunk)}).rows
+        loaded.update(str(row[0]) for row in rows)
     return loaded
 
 

@@ -7,11 +7,12 @@ import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Mapping
+from typing import TYPE_CHECKING, Mapping, Sequence, Union
 
 from ecomctl.errors import SqlError
 from ecomctl.faults import fault_point
-from ecomctl.warehouse.sqlfiles import SqlFile, render, split_statements, validate_identifier
+from ecomctl.warehouse.sqlfiles import (SqlFile, render, split_statements, sql_literal,
+                                       validate_identifier)
 from ecomctl.warehouse.statements import drop_statements
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -35,6 +36,10 @@ class LandingFile:
 
     name: str
     modified: float
+
+
+# A query's parameter values: written ${name} in its SQL, like the object names.
+QueryParams = Mapping[str, Union[str, int, Sequence[Union[str, int]]]]
 
 
 @dataclass
@@ -126,8 +131,26 @@ class Warehouse(ABC):
         """Run one statement of final Databricks SQL (placeholders already rendered)."""
 
     @abstractmethod
-    def query(self, sql: str, *, file: str = "<query>") -> QueryResult:
-        """Run one query written in Databricks SQL (its ${names} are rendered first) and fetch its rows."""
+    def query(self, sql: str, *, file: str = "<query>", params: QueryParams | None = None) -> QueryResult:
+        """Run one query written in Databricks SQL (its ${names} are rendered first) and fetch its
+        rows. `params` gives the values of ${name}s that change from run to run (see query_text)."""
+
+    def query_text(self, sql: str, file: str, params: QueryParams | None, *,
+                   bind: bool) -> tuple[str, int]:
+        """The one statement of a query and its line: object names rendered, and each parameter
+        written as a literal, or with `bind` as a `:name` marker whose value the engine binds (the
+        text is then the same whatever the values). A list is for `IN (${name})`: its literals
+        separated by commas, or bound as `SELECT unnest(:name)`."""
+        names = self.names.as_mapping()
+        clash = sorted(set(params or {}) & set(names))
+        if clash:
+            raise SqlError(file, f"query parameter {clash[0]!r} has the name of an object name")
+
+        def marker(key: str, value: object) -> str:
+            return f"SELECT unnest(:{key})" if isinstance(value, (list, tuple)) else f":{key}"
+
+        values = {k: marker(k, v) if bind else sql_literal(v) for k, v in (params or {}).items()}
+        return single_statement(render(sql, {**names, **values}, file), file)
 
     @abstractmethod
     def table_rows(self, fqn: str) -> int | None:

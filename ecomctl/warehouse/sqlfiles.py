@@ -9,7 +9,7 @@ import hashlib
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping
+from typing import Mapping, Sequence
 
 from ecomctl.errors import ConfigError, SqlError
 
@@ -131,6 +131,18 @@ def validate_identifier(value: str, setting: str) -> str:
 def string_literal(value: str) -> str:
     """A Databricks SQL string literal: backslash escapes (a doubled quote is not an escape there)."""
     return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def sql_literal(value: "str | int | Sequence[str | int]") -> str:
+    """A query parameter's value written as a Databricks SQL literal: a string, an integer, or a
+    list of them for `IN (...)` (`'a', 'b'`)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, str):
+        return string_literal(value)
+    return ", ".join(sql_literal(v) for v in value)
 
 
 def render(text: str, names: Mapping[str, str], file_name: str) -> str:

@@ -15,13 +15,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
 from ecomctl.errors import SqlError, WarehouseError
-from ecomctl.warehouse.base import (LandingFile, Names, QueryResult, StatementResult, Warehouse,
-                                    elapsed, single_statement)
+from ecomctl.warehouse.base import (LandingFile, Names, QueryParams, QueryResult, StatementResult,
+                                    Warehouse, elapsed)
 from ecomctl.warehouse.databricks.access import DatabricksAccess
 from ecomctl.warehouse.databricks.errors import StatementFailed, names_missing_object
 from ecomctl.warehouse.databricks.session import LiveSession, Outcome, PlannedSession
 from ecomctl.warehouse.databricks.views import MaterializedViews, cannot_host_views
-from ecomctl.warehouse.sqlfiles import render, string_literal
+from ecomctl.warehouse.sqlfiles import string_literal
 from ecomctl.warehouse.statements import StatementKind, classify
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -84,8 +84,8 @@ class DatabricksWarehouse(Warehouse):
         return StatementResult(file, index, line, kind.target, kind.action, _rows(kind, outcome),
                                elapsed(started))
 
-    def query(self, sql: str, *, file: str = "<query>") -> QueryResult:
-        text, line = single_statement(render(sql, self.names.as_mapping(), file), file)
+    def query(self, sql: str, *, file: str = "<query>", params: QueryParams | None = None) -> QueryResult:
+        text, line = self.query_text(sql, file, params, bind=False)
         outcome = self.send(text, classify(text), file, 1, line)
         return QueryResult(outcome.columns, outcome.rows)
 

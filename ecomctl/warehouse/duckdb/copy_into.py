@@ -13,6 +13,7 @@ accepted; any other is a clear error rather than a silent difference from Databr
 from __future__ import annotations
 
 import fnmatch
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
@@ -23,7 +24,7 @@ from ecomctl.warehouse.duckdb.sqltext import ident, literal, table_sql, utc_now
 
 if TYPE_CHECKING:  # pragma: no cover
     from ecomctl.warehouse.base import Names
-    from ecomctl.warehouse.dialect import LocalStatement
+    from ecomctl.warehouse.duckdb.prepared import Prepared
     from ecomctl.warehouse.duckdb.session import LiveSession
 
 _FILE_COLUMN = "_ecomctl_landing_file"
@@ -34,11 +35,38 @@ _FORMAT_OPTIONS = {"multiline": {"false"}, "mode": {"failfast"}, "dropfieldifall
 _COPY_OPTIONS = {"mergeschema": {"false"}, "force": {"true", "false"}}
 
 
-def copy_into(session: "LiveSession", st: "LocalStatement") -> tuple[str, str, int]:
-    """Load the landing files not loaded yet into the statement's table: (table, action, rows)."""
-    tree = st.tree
-    target = session.fqn(st.target)
+@dataclass(frozen=True)
+class CopySpec:
+    """What a COPY INTO reads: its source path, its supported options (lower case), and the
+    SELECT list of its `FROM (SELECT ...)` form as (field, column, DuckDB type of the cast or
+    None), None without one. Plain data, so a prepared COPY INTO needs no parse tree."""
+
+    source: str
+    options: dict[str, Any]
+    projections: tuple[tuple[str, str, str | None], ...] | None = None
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> "CopySpec":
+        projections = data.get("projections")
+        return cls(data["source"], dict(data.get("options") or {}),
+                   tuple(tuple(p) for p in projections) if projections is not None else None)
+
+
+def copy_spec(tree: Any) -> CopySpec:
+    """The CopySpec of a parsed COPY INTO; a construct not supported locally is StatementRefused."""
     source, options, projections = _copy_source_and_options(tree)
+    if projections is not None:
+        projections = tuple((f, column, cast.sql("duckdb") if cast is not None else None)
+                            for f, column, cast in projections)
+    return CopySpec(source, options, projections)
+
+
+def copy_into(session: "LiveSession", st: "Prepared") -> tuple[str, str, int]:
+    """Load the landing files not loaded yet into the statement's table: (table, action, rows)."""
+    target = session.fqn(st.target)
+    if st.copy is None:
+        raise StatementRefused("COPY INTO without its source")
+    source, options, projections = st.copy.source, st.copy.options, st.copy.projections
     folder, volume_prefix = _local_folder(source, session.names, session.volumes_root)
     catalog, schema, table = session.split_fqn(target)
     if not session.relation_exists(catalog, schema, table):
@@ -175,7 +203,7 @@ def _select_source(select: Any) -> tuple[str, list[tuple[str, str, Any]]]:
     return path, items
 
 
-def _fields(columns: list[tuple], projections: list | None, target: str) -> list[tuple[str, str, str]]:
+def _fields(columns: list[tuple], projections: tuple | None, target: str) -> list[tuple[str, str, str]]:
     """(field of the landing line, column of the target, DuckDB type the field is read as)."""
     types = {name.lower(): ctype for name, ctype, *_ in columns}
     if projections is None:
@@ -184,7 +212,7 @@ def _fields(columns: list[tuple], projections: list | None, target: str) -> list
     for field, column, cast in projections:
         if column.lower() not in types:
             raise StatementRefused(f"COPY INTO: {column} is not a column of {target}")
-        read = cast.sql("duckdb") if cast is not None else types[column.lower()]
+        read = cast if cast is not None else types[column.lower()]
         fields.append((field, column, _read_type(read)))
     return fields
 

@@ -11,6 +11,10 @@ carried out here:
   `<catalog>.<meta>._materialized_views`, so REFRESH MATERIALIZED VIEW re-runs it;
 - COMMENT ON, ALTER TABLE ... SET TBLPROPERTIES, OPTIMIZE, VACUUM, ANALYZE: no-ops ("skip").
 
+Translating needs sqlglot, slow to import; the live session keeps each statement it prepared in
+`<catalog>.duckdb.statements.json` (prepared.py), so the statements every run repeats are
+translated once.
+
 `PlannedSession` records into a dry-run Plan each statement as the live session receives it: the
 Databricks SQL after name substitution, not its translation, so a plan reads the same on both
 targets. Nothing exists in a dry run: a query answers its column names and no rows.
@@ -23,10 +27,12 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from ecomctl.errors import SqlError, WarehouseError, first_line
 from ecomctl.warehouse import dialect
-from ecomctl.warehouse.base import Names, QueryResult
+from ecomctl.warehouse.base import Names, QueryParams, QueryResult
 from ecomctl.warehouse.duckdb.copy_into import copy_into
 from ecomctl.warehouse.duckdb.errors import StatementRefused, engine_hint, open_error
+from ecomctl.warehouse.duckdb.prepared import SUFFIX, Prepared, StatementCache
 from ecomctl.warehouse.duckdb.sqltext import ident, literal, table_sql, utc_now
+from ecomctl.warehouse.sqlfiles import sql_literal
 from ecomctl.warehouse.statements import classify, select_names
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -55,6 +61,7 @@ class LiveSession:
         self._lock: Any = None
         self._con: Any = None
         self._meta_ready = False
+        self.statements = StatementCache(path.with_name(path.name + SUFFIX))
 
     # -- connection ------------------------------------------------------------------------
     @property
@@ -119,6 +126,7 @@ class LiveSession:
         return self.path
 
     def close(self) -> None:
+        self.statements.save()
         try:
             if self._con is not None:
                 self._con.close()
@@ -133,32 +141,29 @@ class LiveSession:
     def run(self, text: str, file: str, index: int, line: int) -> tuple[str | None, str, int | None]:
         """Run one Databricks statement: (object, action, rows), or a SqlError naming file and line."""
         import duckdb
-        from sqlglot.errors import SqlglotError
 
         try:
-            statement = dialect.plan(text)
-            return self._run(statement)
-        except (dialect.TranslationError, StatementRefused, SqlglotError) as exc:
+            return self._run(self.statements.prepare(text))
+        except (dialect.TranslationError, StatementRefused) as exc:
             raise SqlError(file, str(exc), statement=index, line=line) from None
         except (duckdb.Error, OSError) as exc:
             self.rollback()
             raise SqlError(file, first_line(exc), statement=index, line=line,
                            hint=engine_hint(exc, self.path)) from exc
 
-    def query(self, text: str, file: str, line: int) -> QueryResult:
-        """Run one Databricks query and fetch its rows."""
+    def query(self, text: str, file: str, line: int, params: "QueryParams | None" = None) -> QueryResult:
+        """Run one Databricks query and fetch its rows, binding `params` to its :name markers."""
         import duckdb
-        from sqlglot.errors import SqlglotError
 
         try:
-            statement = dialect.plan(text)
-        except (dialect.TranslationError, SqlglotError) as exc:
+            statement = self.statements.prepare(text)
+        except (dialect.TranslationError, StatementRefused) as exc:
             raise SqlError(file, str(exc), statement=1, line=line) from None
         if statement.kind != "sql":
             self.run(text, file, 1, line)
             return QueryResult([], [])
         try:
-            cursor = self.connection.execute(statement.sql)
+            cursor = self.connection.execute(statement.sql, dict(params) if params else None)
             columns = [d[0] for d in cursor.description or []]
             return QueryResult(columns, cursor.fetchall() if columns else [])
         except duckdb.Error as exc:
@@ -182,7 +187,7 @@ class LiveSession:
         return sorted(r[0] for r in rows)
 
     # -- statement kinds -----------------------------------------------------------------------
-    def _run(self, st: dialect.LocalStatement) -> tuple[str | None, str, int | None]:
+    def _run(self, st: Prepared) -> tuple[str | None, str, int | None]:
         con = self.connection
         if st.kind == "noop":
             return self.fqn(st.target), "skip", None
@@ -199,7 +204,7 @@ class LiveSession:
             return self._refresh(st)
 
         target = self.fqn(st.target, schema_level=st.action == "create schema")
-        create_if_missing = st.action in ("create schema", "create table") and st.tree.args.get("exists")
+        create_if_missing = st.action in ("create schema", "create table") and st.if_not_exists
         if create_if_missing and self._exists(st.action, target):
             return target, "skip", None
         if st.kind == "materialize":
@@ -224,11 +229,11 @@ class LiveSession:
         elif st.action in ("insert", "merge", "update", "delete"):
             fetched = cursor.fetchone()
             rows = int(fetched[0]) if fetched else None
-        elif st.action in ("create table", "replace table") and st.tree.expression is not None:
+        elif st.action in ("create table", "replace table") and st.has_query:
             rows = self._count(target)
         return target, st.action, rows
 
-    def _refresh(self, st: dialect.LocalStatement) -> tuple[str | None, str, int | None]:
+    def _refresh(self, st: Prepared) -> tuple[str | None, str, int | None]:
         target = self.fqn(st.target)
         definition = None
         if self._meta_exists():
@@ -246,7 +251,7 @@ class LiveSession:
         con.execute("COMMIT")
         return target, "refresh view", self._count(target)
 
-    def _create_volume(self, st: dialect.LocalStatement) -> str:
+    def _create_volume(self, st: Prepared) -> str:
         parts = self._qualify(st.target or (), 3)
         expected = (self.names.catalog.lower(), self.names.bronze.lower(), self.names.volume.lower())
         if parts != expected:
@@ -342,8 +347,9 @@ class PlannedSession:
         self.plan.add("sql", text)
         return kind.target, kind.action, None
 
-    def query(self, text: str, file: str, line: int) -> QueryResult:
-        self.plan.add("sql", text)
+    def query(self, text: str, file: str, line: int, params: "QueryParams | None" = None) -> QueryResult:
+        bound = ", ".join(f":{k} = {sql_literal(v)}" for k, v in (params or {}).items())
+        self.plan.add("sql", f"{text} -- binding {bound}" if bound else text)
         return QueryResult(select_names(text), [])
 
     def table_rows(self, fqn: str) -> int | None:

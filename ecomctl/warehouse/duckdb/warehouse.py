@@ -12,10 +12,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
 from ecomctl.errors import ConfigError
-from ecomctl.warehouse.base import (Names, QueryResult, StatementResult, Warehouse, elapsed,
-                                    single_statement)
+from ecomctl.warehouse.base import (Names, QueryParams, QueryResult, StatementResult, Warehouse,
+                                    elapsed)
 from ecomctl.warehouse.duckdb.session import LiveSession, PlannedSession
-from ecomctl.warehouse.sqlfiles import render
 
 if TYPE_CHECKING:  # pragma: no cover
     from ecomctl.plan import Plan
@@ -67,9 +66,10 @@ class DuckDBWarehouse(Warehouse):
         obj, action, rows = self.session.run(text, file, index, line)
         return StatementResult(file, index, line, obj, action, rows, elapsed(started))
 
-    def query(self, sql: str, *, file: str = "<query>") -> QueryResult:
-        text, line = single_statement(render(sql, self.names.as_mapping(), file), file)
-        return self.session.query(text, file, line)
+    def query(self, sql: str, *, file: str = "<query>", params: QueryParams | None = None) -> QueryResult:
+        # Bound, not written in: the text (and its translation, kept between runs) stays the same.
+        text, line = self.query_text(sql, file, params, bind=True)
+        return self.session.query(text, file, line, params)
 
     def table_rows(self, fqn: str) -> int | None:
         return self.session.table_rows(fqn)
