@@ -218,9 +218,7 @@ class Pipeline:
     # -- reading state ---------------------------------------------------------
     def reconciliation(self, **flow: Any) -> dict[str, Any]:
         """This run's flow and the all-time balance of bronze (see ecomctl/reconciliation.py)."""
-        from ecomctl.reconciliation import Reconciler
-
-        return Reconciler(self.warehouse, self.warehouse.names).reconcile(**flow)
+        return self.reconciler.reconcile(**flow)
 
     def ingest_reconciliation(self, ingest: StepResult, sent: int | None = None) -> dict[str, Any] | None:
         """After an ingest step: its flow and bronze's all-time balance (None in a plan)."""

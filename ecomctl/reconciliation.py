@@ -13,7 +13,8 @@ if TYPE_CHECKING:  # pragma: no cover
 
 TOTALS_FILE = "checks/01_reconciliation_totals.sql"
 PARTITIONS_FILE = "checks/02_reconciliation_partitions.sql"
-BRONZE_TABLES = {"received_events", "rejected_events", "orders"}
+DISTINCT_ORDERS_FILE = "checks/03_distinct_orders.sql"
+BRONZE_TABLES = {"received_events", "rejected_events", "orders", "merge_batch"}
 
 
 class Reconciler:
@@ -28,37 +29,41 @@ class Reconciler:
                               expired=details["expired"], recovered=details["recovered_from_earlier_run"])
 
     def of_bronze(self, has_state: bool) -> dict[str, Any] | None:
-        """The all-time balance of bronze, or None before bronze was first built. One listing
-        of the bronze schema, not a count of each table."""
+        """The all-time balance of bronze with the audit of every order (for `status`), or None
+        before bronze was first built. One listing of the bronze schema, not a count of each table."""
         if not has_state:
             return None
         present = {name.lower() for name in self.warehouse.tables(self.names.bronze)}
         if not BRONZE_TABLES <= present:
             return None
-        return self.reconcile()
+        return self.reconcile(audit=True)
 
     def reconcile(self, *, sent: int | None = None, received: int | None = None,
                   landed: int | None = None, expired: int | None = None,
-                  recovered: int = 0) -> dict[str, Any]:
+                  recovered: int = 0, audit: bool = False) -> dict[str, Any]:
         """This run's flow (sent, received, landed; None where the command has none) and the
         all-time balance of bronze, in total and per partition.
 
         Balanced means the parts add up: every landed event is a valid order, a rejected event or
         a duplicate (a transport redelivery or a producer resend), in every partition and in
-        total; bronze.orders holds one row per order the valid events name; and this run landed
-        exactly what it received (plus any files an interrupted run had left unloaded).
+        total; bronze.orders holds the orders of this run's merge batch (with `audit`: exactly one
+        row per order every valid event names, a distinct count over the history); and this run
+        landed exactly what it received (plus any files an interrupted run had left unloaded).
         """
         from ecomctl.warehouse.sqlfiles import load_step
 
         files = {f.name: f for f in load_step("checks")}
-        missing = [name for name in (TOTALS_FILE, PARTITIONS_FILE) if name not in files]
+        needed = (TOTALS_FILE, PARTITIONS_FILE) + ((DISTINCT_ORDERS_FILE,) if audit else ())
+        missing = [name for name in needed if name not in files]
         if missing:
             raise EcomctlError(f"sql/{missing[0]} is missing: the reconciliation needs it")
-        (total_landed, distinct, valid_events, distinct_orders, rejected, valid_orders), = \
-            self.warehouse.query(files[TOTALS_FILE].text, file=TOTALS_FILE).rows
+        (totals,) = self.warehouse.query(files[TOTALS_FILE].text, file=TOTALS_FILE).rows
         partition_rows = self.warehouse.query(files[PARTITIONS_FILE].text, file=PARTITIONS_FILE).rows
-        return balance(self.names, (total_landed, distinct, valid_events, distinct_orders, rejected,
-                                    valid_orders), partition_rows,
+        distinct_orders = None
+        if audit:
+            ((distinct_orders,),) = self.warehouse.query(files[DISTINCT_ORDERS_FILE].text,
+                                                         file=DISTINCT_ORDERS_FILE).rows
+        return balance(self.names, tuple(totals), partition_rows, distinct_orders=distinct_orders,
                        sent=sent, received=received, landed=landed, expired=expired,
                        recovered=recovered)
 
@@ -73,10 +78,10 @@ class PlannedReconciler:
         return None
 
 
-def balance(names: "Names", totals: tuple, partition_rows: list[tuple], *, sent: int | None,
-            received: int | None, landed: int | None, expired: int | None,
-            recovered: int) -> dict[str, Any]:
-    total_landed, distinct, valid_events, distinct_orders, rejected, valid_orders = totals
+def balance(names: "Names", totals: tuple, partition_rows: list[tuple], *,
+            distinct_orders: int | None, sent: int | None, received: int | None,
+            landed: int | None, expired: int | None, recovered: int) -> dict[str, Any]:
+    total_landed, distinct, valid_events, unmerged_orders, rejected, valid_orders = totals
     orders_table = f"{names.catalog}.{names.bronze}.orders"
     transport_duplicates = total_landed - distinct
     producer_duplicates = valid_events - valid_orders
@@ -92,7 +97,11 @@ def balance(names: "Names", totals: tuple, partition_rows: list[tuple], *, sent:
                 f"partition {pid} of {source}: received {p_landed:,} but valid orders "
                 f"{p_orders:,} + rejected {p_rejected:,} + duplicates {duplicates:,} = "
                 f"{p_orders + p_rejected + duplicates:,}")
-    if distinct_orders != valid_orders:
+    if unmerged_orders:
+        problems.append(f"{unmerged_orders:,} order{'s' * (unmerged_orders != 1)} of this run's "
+                        f"valid events {'are' if unmerged_orders != 1 else 'is'} missing from "
+                        f"{orders_table}")
+    if distinct_orders is not None and distinct_orders != valid_orders:
         problems.append(f"the valid events name {distinct_orders:,} orders but {orders_table} "
                         f"has {valid_orders:,}")
     elif sum(p["valid_orders"] for p in partitions) != valid_orders:

@@ -79,3 +79,29 @@ def test_a_bogus_rejected_event_fails_status_naming_the_partition(cli, home, ran
     line = failed_status_line(cli)
     assert "rejected 1 " in line and "partition " in line
     assert_ingest_repairs(cli)
+
+
+def test_an_order_of_this_runs_batch_missing_fails_the_ingest_check_without_the_audit(cli, home, ran):
+    """After each ingest the check is cheap: the orders of the run's merge batch must be in
+    bronze.orders (no distinct count over the history); `status` adds the audit of every order."""
+    from ecomctl.config import Settings
+    from ecomctl.reconciliation import Reconciler
+    from ecomctl.targets import make_target
+
+    assert cli("generate", "--count", "20", "--seed", "6", "--as-of", "2026-11-02").exit_code == 0
+    ingested = cli("--json", "ingest")
+    assert ingested.exit_code == 0 and json.loads(ingested.stdout)["reconciliation"]["balanced"]
+    tamper(home, "DELETE FROM bronze.orders WHERE order_id IN "
+                 "(SELECT order_id FROM bronze.merge_batch ORDER BY order_id LIMIT 2)")
+
+    with make_target(Settings.load({"home": home}, environ={})).warehouse() as warehouse:
+        reconciler = Reconciler(warehouse, warehouse.names)
+        quick = reconciler.reconcile()
+        audited = reconciler.reconcile(audit=True)
+    assert not quick["balanced"]
+    assert quick["problems"] == ["2 orders of this run's valid events are missing from "
+                                 "ecommerce.bronze.orders"]
+    assert any("the valid events name 80 orders but ecommerce.bronze.orders has 78" in p
+               for p in audited["problems"])
+    assert "bronze.orders has 78" in failed_status_line(cli)
+    assert_ingest_repairs(cli)
