@@ -163,8 +163,6 @@ def _stamp() -> str:
         if spec is not None and spec.origin:
             package = Path(spec.origin).parent
             version = package / "_version.py"
-            marker = version if version.is_file() else package / "__init__.py"
-            digest.update(str(marker).encode())
-            digest.update(marker.read_bytes())
+            digest.update((version if version.is_file() else package / "__init__.py").read_bytes())
         _STAMP = digest.hexdigest()
     return _STAMP
