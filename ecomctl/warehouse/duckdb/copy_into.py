@@ -76,8 +76,11 @@ def copy_into(session: "LiveSession", st: "Prepared") -> tuple[str, str, int]:
     log = session.meta("_copy_into_log")
     con = session.connection
     if options.get("force") != "true":
+        # Asked for the files in the folder only: the log holds every file ever loaded.
+        names = [_log_name(c, session.volumes_root) for c in candidates]
         loaded = {r[0] for r in con.execute(
-            f"SELECT file_name FROM {log} WHERE target = ?", [target]).fetchall()}
+            f"SELECT file_name FROM {log} WHERE target = ? AND file_name IN (SELECT unnest(?))",
+            [target, names]).fetchall()} if names else set()
         candidates = [c for c in candidates if _log_name(c, session.volumes_root) not in loaded]
     if not candidates:
         return target, "copy into", 0
