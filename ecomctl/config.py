@@ -64,7 +64,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("meta_schema", "ECOMCTL_META_SCHEMA", "ecomctl_meta", "Schema for ecomctl's own bookkeeping (applied SQL versions, loaded files).", "general", "identifier"),
     Setting("volume", "ECOMCTL_VOLUME", "landing", "Volume (in the bronze schema) that receives landing files; locally $ECOMCTL_HOME/landing.", "general", "identifier"),
     Setting("event_count", "ECOMCTL_EVENT_COUNT", 300, "Events sent by generate and run-all when --count is not given (0 sends none, as --count 0 does).", "general", "int", minimum=0),
-    Setting("ingest_batch", "ECOMCTL_INGEST_BATCH", 100_000, "Most events per landing file (one read, one file, one load).", "general", "int"),
+    Setting("ingest_batch", "ECOMCTL_INGEST_BATCH", 100_000, "Most events per landing file and per load (one read, one file; the small last reads of several partitions load together).", "general", "int"),
     Setting("landing_retention_hours", "ECOMCTL_LANDING_RETENTION_HOURS", 24, "Age in hours (by modification time) after which ingest removes a landing file whose rows raw_events holds: locally from $ECOMCTL_HOME/landing, on Databricks from the Volume. A file not loaded is never removed; 0 keeps every file.", "general", "int", minimum=0),
     # -- local target ----------------------------------------------------
     Setting("partitions", "ECOMCTL_PARTITIONS", 4, "Partitions of the embedded event log (fixed when the log is created).", "local", "int"),

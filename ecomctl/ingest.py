@@ -258,9 +258,20 @@ def landing_body_members(body: bytes) -> str:
         return f'"body":"{base64.b64encode(body).decode("ascii")}","body_encoding":"base64"'
 
 
+@dataclass
+class _Batch:
+    """A batch read from a partition and written to a landing file not yet published."""
+
+    plan: PartitionIngest
+    before: int  # the partition's position before it
+    count: int
+    last: int  # its last sequence number
+    publish: Callable[[], object]
+
+
 def ingest_partitions(transport: Transport, checkpoints: Callable[[], dict[str, int]],
-                      prepare: Callable[[str, Sequence[ReceivedEvent]], Callable[[], int]],
-                      batch_size: int,
+                      prepare: Callable[[str, Sequence[ReceivedEvent]], Callable[[], object]],
+                      load: Callable[[], int], batch_size: int,
                       on_progress: Callable[[int, int], None] | None = None,
                       partition_checkpoints: Callable[[str, int], dict[str, int]] | None = None,
                       ) -> IngestSummary:
@@ -272,10 +283,13 @@ def ingest_partitions(transport: Transport, checkpoints: Callable[[], dict[str, 
     the rows above `after` only, which is what the check after each batch needs.
 
     `prepare(partition_id, events)` writes a batch's landing file where no load sees it yet and
-    returns `load() -> rows`, which publishes and loads it. Loads run in a worker thread (the
-    warehouse works without the GIL), one at a time and in order, so the next batch is read and
-    its file written while the previous one loads; a load starts only once the one before it is
-    loaded and checked.
+    returns `publish()`, which makes it visible to the next `load() -> rows` (that loads every
+    published file not loaded yet). Batches are loaded in groups of at most `batch_size` events:
+    a full read alone, the small last reads of several partitions together, so a run of a few
+    hundred new events makes one load rather than one per partition. Loads run in a worker
+    thread (the warehouse works without the GIL), one group at a time and in order, so the next
+    batch is read and its file written while the previous group loads; a group is published and
+    loaded only once the one before it is loaded and checked.
     """
     from concurrent.futures import Future, ThreadPoolExecutor
 
@@ -293,27 +307,42 @@ def ingest_partitions(transport: Transport, checkpoints: Callable[[], dict[str, 
     if on_progress:  # the bar shows its total before the first batch lands
         on_progress(0, total)
 
-    def settle(plan: PartitionIngest, before: int, count: int, last: int,
-               load: "Future[int]") -> None:
-        """Wait for a batch's load (its error is raised here) and check the checkpoint moved."""
+    def settle(batches: list[_Batch], loading: "Future[int]") -> None:
+        """Wait for a group's load (its error is raised here) and check each checkpoint moved."""
         nonlocal done
-        summary.landed_rows += load.result()
+        summary.landed_rows += loading.result()
         fault_point("ingest.loaded")
-        plan.received += count
-        plan.files += 1
-        done += count
-        if on_progress:
-            on_progress(done, total)
-        position = after_batch(plan.partition_id, before).get(plan.partition_id, before)
-        if position < last:
-            raise EcomctlError(
-                f"partition {plan.partition_id}: events up to sequence number "
-                f"{last} were landed but raw_events stops at {position}",
-                hint="check the landing folder and run ingest again")
+        for batch in batches:
+            batch.plan.received += batch.count
+            batch.plan.files += 1
+            done += batch.count
+            if on_progress:
+                on_progress(done, total)
+            pid = batch.plan.partition_id
+            position = after_batch(pid, batch.before).get(pid, batch.before)
+            if position < batch.last:
+                raise EcomctlError(
+                    f"partition {pid}: events up to sequence number {batch.last} were landed "
+                    f"but raw_events stops at {position}",
+                    hint="check the landing folder and run ingest again")
+
+    def publish_and_load(batches: list[_Batch]) -> int:  # runs in ingest's load thread
+        for batch in batches:
+            batch.publish()
+        return load()
 
     # Leaving the with block waits for a load in flight, also when a read or a check failed.
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="ecomctl-load") as loader:
         pending: tuple | None = None
+        group: list[_Batch] = []
+
+        def submit() -> None:
+            nonlocal pending, group
+            if pending is not None:
+                settle(*pending)
+            pending = (group, loader.submit(publish_and_load, group))
+            group = []
+
         for plan in plans:
             summary.partitions.append(plan)
             position = plan.start_checkpoint
@@ -324,15 +353,18 @@ def ingest_partitions(transport: Transport, checkpoints: Callable[[], dict[str, 
                 if not events:
                     break
                 fault_point("ingest.read")
-                load = prepare(plan.partition_id, events)
-                count, last = len(events), events[-1].sequence_number
+                if group and sum(b.count for b in group) + len(events) > batch_size:
+                    submit()  # this batch does not fit the group: load the group first
+                publish = prepare(plan.partition_id, events)
+                group.append(_Batch(plan, position, len(events), events[-1].sequence_number, publish))
+                position = events[-1].sequence_number
                 # The file holds the batch now: drop it before the next read, so that one batch
                 # of events is in memory at a time, not the loading one and the next.
                 del events
-                if pending is not None:
-                    settle(*pending)
-                pending = (plan, position, count, last, loader.submit(load))
-                position = last
+                if sum(b.count for b in group) >= batch_size:
+                    submit()
+        if group:
+            submit()
         if pending is not None:
             settle(*pending)
     return summary

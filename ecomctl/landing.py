@@ -43,18 +43,17 @@ class LandingFolder:
             warehouse.stage_landing_file(leftover)
         recovered = load()
 
-        def prepare(partition_id: str, events: Sequence["ReceivedEvent"]) -> Callable[[], int]:
+        def prepare(partition_id: str, events: Sequence["ReceivedEvent"]) -> Callable[[], None]:
             prepared = prepare_landing_file(self.directory, source, partition_id, events)
 
-            def publish_and_load() -> int:  # runs in ingest's load thread
+            def publish() -> None:  # runs in ingest's load thread, just before the load
                 path = prepared.publish()
                 fault_point("ingest.landing_written")
                 warehouse.stage_landing_file(path)
-                return load()
-            return publish_and_load
+            return publish
 
         summary = ingest_partitions(
-            transport, lambda: read_checkpoints(warehouse, source), prepare, batch_size,
+            transport, lambda: read_checkpoints(warehouse, source), prepare, load, batch_size,
             on_progress=on_progress,
             partition_checkpoints=lambda pid, after: read_checkpoints(warehouse, source, pid, after))
         # Every load of this run is settled: what is in raw_events now is loaded for good.
@@ -78,7 +77,8 @@ class PlannedLandingFolder(LandingFolder):
         warehouse.stage_landing_file(example)
         load()
         self.plan.add("check", "repeat read, write, upload and COPY INTO, from the new checkpoint, until "
-                               "each partition reaches the end it had when ingest started")
+                               "each partition reaches the end it had when ingest started (the small "
+                               "last reads of several partitions share one COPY INTO)")
         if self.retention_hours > 0:
             # One entry, whatever the Volume holds: the plan does not list it.
             kind, how = warehouse.landing_removal_plan(self.directory)

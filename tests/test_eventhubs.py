@@ -743,13 +743,20 @@ def test_ingest_drains_every_partition_to_its_end_and_counts_expired_events(monk
     hub, calls = hub_with_partitions(monkeypatch, partitions, hub_events)
     landed: dict[str, list[int]] = {"0": list(range(10))}
 
-    def land_and_load(pid, events):
+    published: list[int] = []
+
+    def publish(pid, events):
         landed.setdefault(pid, []).extend(e.sequence_number for e in events)
-        return len(events)
+        published.append(len(events))
+
+    def load():
+        rows = sum(published)
+        published.clear()
+        return rows
 
     started = time.monotonic()
     summary = ingest_partitions(hub, lambda: {p: max(s) for p, s in landed.items() if s},
-                                lambda pid, events: lambda: land_and_load(pid, events), 8)
+                                lambda pid, events: lambda: publish(pid, events), load, 8)
     assert time.monotonic() - started < 10
     assert landed["0"] == list(range(10)) + list(range(50, 80))
     assert landed["2"] == list(range(25)) and "1" not in landed

@@ -166,17 +166,17 @@ def test_the_drain_loop_works_with_or_without_the_per_partition_check(home):
             load_files = [f for f in load_step("bronze") if f.name.startswith("bronze/00_")]
             calls = []
 
-            def land_and_load(partition_id, events):
-                _write_landing_file(settings.landing_dir, source, partition_id, events)
+            def load():
                 return sum(r.rows or 0 for f in load_files for r in p.warehouse.run_file(f))
 
             def per_partition(partition_id, after):
                 calls.append((partition_id, after))
                 return read_checkpoints(p.warehouse, source, partition_id, after)
 
-            summary = ingest_partitions(p.transport, lambda: read_checkpoints(p.warehouse, source),
-                                        lambda pid, events: lambda: land_and_load(pid, events), 7,
-                                        partition_checkpoints=per_partition if scoped else None)
+            summary = ingest_partitions(
+                p.transport, lambda: read_checkpoints(p.warehouse, source),
+                lambda pid, events: lambda: _write_landing_file(settings.landing_dir, source, pid, events),
+                load, 7, partition_checkpoints=per_partition if scoped else None)
             assert summary.received == summary.landed_rows == 60
             assert _checkpoints(p) == {pid: p.transport.partition_state(pid).last_sequence_number
                                        for pid in p.transport.partition_ids()
@@ -184,9 +184,10 @@ def test_the_drain_loop_works_with_or_without_the_per_partition_check(home):
             assert (len(calls) == summary.files) if scoped else not calls
 
 
-def _drain_with_recorded_loads(p: Pipeline, batch: int, fail_on_load: int | None = None):
+def _drain_with_recorded_loads(p: Pipeline, batch: int, fail_on_publish: int | None = None):
     """ingest_partitions with the pipeline's real landing files and COPY INTO, recording when each
-    batch's file is prepared and when its load starts and ends (a load takes at least 50 ms)."""
+    batch's file is prepared (and its size) and when each load starts and ends, with the batches
+    it loads (a load takes at least 50 ms)."""
     import threading
     import time
 
@@ -194,55 +195,87 @@ def _drain_with_recorded_loads(p: Pipeline, batch: int, fail_on_load: int | None
 
     source = p.transport.source
     load_files = [f for f in load_step("bronze") if f.name.startswith("bronze/00_")]
-    timeline: list[tuple[str, int, str]] = []
+    timeline: list[tuple[str, object, str]] = []
+    sizes: dict[int, int] = {}
+    published: list[int] = []
 
     def prepare(partition_id, events):
-        number = len([e for e in timeline if e[0] == "prepared"])
+        number = len(sizes)
+        sizes[number] = len(events)
         prepared = prepare_landing_file(p.settings.landing_dir, source, partition_id, events)
         timeline.append(("prepared", number, threading.current_thread().name))
 
-        def load():
-            timeline.append(("load started", number, threading.current_thread().name))
-            time.sleep(0.05)
-            if number == fail_on_load:
-                raise RuntimeError(f"load {number} failed")
+        def publish():
+            if number == fail_on_publish:
+                raise RuntimeError(f"publishing batch {number} failed")
             prepared.publish()
-            rows = sum(r.rows or 0 for f in load_files for r in p.warehouse.run_file(f))
-            timeline.append(("load ended", number, threading.current_thread().name))
-            return rows
-        return load
+            published.append(number)
+        return publish
+
+    def load():
+        numbers = tuple(published)  # the batches of this load, published just before it
+        published.clear()
+        timeline.append(("load started", numbers, threading.current_thread().name))
+        time.sleep(0.05)
+        rows = sum(r.rows or 0 for f in load_files for r in p.warehouse.run_file(f))
+        timeline.append(("load ended", numbers, threading.current_thread().name))
+        return rows
 
     summary = None
     try:
         summary = ingest_partitions(p.transport, lambda: read_checkpoints(p.warehouse, source),
-                                    prepare, batch)
+                                    prepare, load, batch)
     except RuntimeError as exc:
         timeline.append(("raised", -1, str(exc)))
-    return summary, timeline
+    return summary, timeline, sizes
+
+
+def _loads(timeline) -> list[tuple[int, ...]]:
+    return [n for kind, n, _ in timeline if kind == "load started"]
 
 
 def test_the_next_landing_file_is_written_while_the_previous_batch_loads(home):
-    """Batch k+1's landing file is prepared in the main thread while batch k loads in the load
-    thread; loads run one at a time and in order, and every event lands once."""
+    """Batch k+1's landing file is prepared in the main thread while the load before it runs in
+    the load thread; loads run one at a time and in order, each of at most one batch of events,
+    and every event lands once."""
     settings = Settings.load({"home": home}, environ={})
     with Pipeline(settings) as p:
         p.setup()
         p.generate(80, seed=4, as_of=AS_OF)
-        summary, timeline = _drain_with_recorded_loads(p, batch=9)
-        batches = summary.files
-        assert batches >= 8 and summary.received == summary.landed_rows == 80
+        summary, timeline, sizes = _drain_with_recorded_loads(p, batch=9)
+        loads = _loads(timeline)
+        assert summary.files == len(sizes) >= 8 and summary.received == summary.landed_rows == 80
+        assert [n for numbers in loads for n in numbers] == list(range(len(sizes)))  # in order, once
+        assert all(sum(sizes[n] for n in numbers) <= 9 for numbers in loads)
         order = [(kind, n) for kind, n, _ in timeline]
-        for n in range(batches):
-            assert order.index(("load started", n)) < order.index(("load ended", n))
-            if n:  # one load at a time, in the order the files were prepared
-                assert order.index(("load ended", n - 1)) < order.index(("load started", n))
-                # the overlap: this batch's file was written before the previous load ended
-                assert order.index(("prepared", n)) < order.index(("load ended", n - 1))
+        for k, numbers in enumerate(loads):
+            assert order.index(("load started", numbers)) < order.index(("load ended", numbers))
+            if k:  # one load at a time; the overlap: this load's first file was written before
+                # the previous load ended
+                assert order.index(("load ended", loads[k - 1])) < order.index(("load started", numbers))
+                assert order.index(("prepared", numbers[0])) < order.index(("load ended", loads[k - 1]))
         threads = {kind: {name for k, _, name in timeline if k == kind} for kind in ("prepared", "load ended")}
         assert threads["prepared"] == {"MainThread"} and "MainThread" not in threads["load ended"]
         assert _checkpoints(p) == {pid: p.transport.partition_state(pid).last_sequence_number
                                    for pid in p.transport.partition_ids()
                                    if p.transport.partition_state(pid).last_sequence_number >= 0}
+
+
+def test_the_small_last_reads_of_the_partitions_are_loaded_together(home, monkeypatch):
+    """A run of a few new events per partition lands one file per partition and loads them with
+    one COPY INTO (after the one that loads what a crashed run left), not one per partition."""
+    settings = Settings.load({"home": home}, environ={})
+    with Pipeline(settings) as p:
+        p.setup()
+        p.generate(40, seed=3, as_of=AS_OF)
+        copies = []
+        run_file = p.warehouse.run_file
+        monkeypatch.setattr(p.warehouse, "run_file", lambda f, *a, **kw: (
+            copies.append(f.name) if f.name.startswith("bronze/00_") else None) or run_file(f, *a, **kw))
+        step = p.ingest()
+        assert step.details["landing_files"] == len(p.transport.partition_ids()) == 4
+        assert len(copies) == 2 and step.details["landed"] == 40
+        assert _recon(p)["valid_orders"] == 40
 
 
 def test_a_failed_load_stops_ingest_and_the_unpublished_file_is_removed_next_time(home):
@@ -253,14 +286,15 @@ def test_a_failed_load_stops_ingest_and_the_unpublished_file_is_removed_next_tim
     with Pipeline(settings) as p:
         p.setup()
         p.generate(80, seed=4, as_of=AS_OF)
-        summary, timeline = _drain_with_recorded_loads(p, batch=9, fail_on_load=2)
-        assert summary is None and timeline[-1] == ("raised", -1, "load 2 failed")
-        assert not [t for t in timeline if t[0] == "load started" and t[1] > 2]
+        summary, timeline, sizes = _drain_with_recorded_loads(p, batch=9, fail_on_publish=2)
+        assert summary is None and timeline[-1] == ("raised", -1, "publishing batch 2 failed")
+        loaded = [n for numbers in _loads(timeline) for n in numbers]
+        assert loaded and max(loaded) < 2  # no load of batch 2 or later started
         hidden = sorted(f.name for f in settings.landing_dir.glob(".*.tmp"))
-        assert len(hidden) == 2  # batch 2 (its load failed before publishing) and batch 3
+        assert len(hidden) == 2  # batch 2 (failed before publishing) and batch 3, written meanwhile
         step = p.ingest()
         assert not list(settings.landing_dir.glob(".*.tmp"))
-        assert step.details["landed"] == 80 - 18  # batches 0 and 1 were loaded by the first run
+        assert step.details["landed"] == 80 - sum(sizes[n] for n in loaded)
         recon = _recon(p)
         assert recon["valid_orders"] == recon["total_landed"] == 80 and recon["duplicates_removed"] == 0
 
