@@ -126,14 +126,16 @@ def _json(event: dict) -> str:
     return "{" + ",".join(parts) + "}"
 
 
-def _land(folder: Path, name: str, landed_at: datetime, rows: list[tuple[str, int, str]]) -> list[RawEvent]:
-    stamp = landed_at.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+def _land(folder: Path, name: str, landed_at: datetime | None,
+          rows: list[tuple[str, int, str]]) -> list[RawEvent]:
+    stamp = landed_at.strftime("%Y-%m-%dT%H:%M:%S.%fZ") if landed_at else None
     lines = [json.dumps({"source": SOURCE, "partition_id": pid, "sequence_number": seq,
-                         "offset": str(seq), "enqueued_time": stamp, "partition_key": None,
+                         "offset": str(seq), "enqueued_time": stamp or START.isoformat(), "partition_key": None,
                          "body": body, "landing_file": name, "landed_at": stamp}, ensure_ascii=False)
              for pid, seq, body in rows]
     (folder / name).write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return [RawEvent(SOURCE, pid, seq, body, landed_at.replace(tzinfo=None), name) for pid, seq, body in rows]
+    naive = landed_at.replace(tzinfo=None) if landed_at else None
+    return [RawEvent(SOURCE, pid, seq, body, naive, name) for pid, seq, body in rows]
 
 
 def _build(warehouse: DuckDBWarehouse, full_refresh: bool = False) -> None:
@@ -154,8 +156,13 @@ def _snapshot(warehouse: DuckDBWarehouse) -> dict[str, list[tuple]]:
     return {t: sorted(warehouse.query(f"SELECT * FROM {_fqn(t)}").rows, key=repr) for t in DERIVED}
 
 
-def _series(home: Path, seed: int, runs: int = 7) -> list[RawEvent]:
-    """Runs of random events, each landed then built incrementally; returns every landed row."""
+def _series(home: Path, seed: int, runs: int = 7, clock_skew: bool = False) -> list[RawEvent]:
+    """Runs of random events, each landed then built incrementally; returns every landed row.
+
+    clock_skew: the landing clock is not the order of the runs (a run's files may be stamped
+    before those of earlier runs) and one file of each run carries no landed_at at all, so
+    what bronze takes as new must follow the sequence numbers, never the landing time.
+    """
     rnd = random.Random(seed)
     shop = Shop(rnd)
     landing = home / "landing"
@@ -189,18 +196,19 @@ def _series(home: Path, seed: int, runs: int = 7) -> list[RawEvent]:
             rows += rnd.sample(landed, min(len(landed), rnd.randrange(1, 6)))
         rows += rnd.sample(rows, 2)  # and within this run
         landed += rows
-        landed_at = START + timedelta(days=run, hours=1)
+        landed_at = START + timedelta(days=rnd.randrange(30) if clock_skew else run, hours=1)
         raw += _land(landing, f"run{run}_a.json", landed_at, rows[: len(rows) // 2])
-        raw += _land(landing, f"run{run}_b.json", landed_at + timedelta(minutes=1), rows[len(rows) // 2:])
+        raw += _land(landing, f"run{run}_b.json", None if clock_skew else landed_at + timedelta(minutes=1),
+                     rows[len(rows) // 2:])
         _build(warehouse)
     warehouse.close()
     return raw
 
 
-@pytest.mark.parametrize("seed", [1, 2, 3])
-def test_incremental_runs_equal_a_full_refresh_and_the_reference(tmp_path, seed):
+@pytest.mark.parametrize("seed, clock_skew", [(1, False), (2, False), (3, False), (4, True), (5, True)])
+def test_incremental_runs_equal_a_full_refresh_and_the_reference(tmp_path, seed, clock_skew):
     incremental = tmp_path / "incremental"
-    raw = _series(incremental, seed)
+    raw = _series(incremental, seed, clock_skew=clock_skew)
     refreshed = tmp_path / "refreshed"
     shutil.copytree(incremental, refreshed)
     with DuckDBWarehouse(incremental / "warehouse.duckdb", NAMES, volumes_root=incremental / "landing") as a, \

@@ -54,23 +54,34 @@ WITH processed AS (
   GROUP BY source, partition_id
 ),
 
-processed_floor AS (
-  -- The lowest of those over every partition landed (-1 for one not processed yet): a plain bound
-  -- on sequence_number that lets the engine skip most of the old rows before the join (each
-  -- landing file holds one partition's run of sequence numbers).
-  SELECT coalesce(MIN(coalesce(p.processed_to, -1)), -1) AS floor_to
-  FROM (SELECT DISTINCT source, partition_id FROM ${catalog}.${bronze}.raw_events) AS k
+new_keys AS (
+  -- The raw rows above those positions, read by their key columns only (no body: cheap).
+  SELECT r.landed_at
+  FROM ${catalog}.${bronze}.raw_events AS r
   LEFT JOIN processed AS p
-    ON k.source <=> p.source AND k.partition_id <=> p.partition_id
+    ON r.source <=> p.source AND r.partition_id <=> p.partition_id
+  WHERE r.sequence_number > coalesce(p.processed_to, -1)
 ),
 
 new_rows AS (
+  -- The same rows with every column. The earliest landed_at of a new row is a plain bound the
+  -- engine checks before it reads a body, so the old rows (landed before it: nearly all of the
+  -- history, whatever each partition's position) are skipped; a bound on sequence_number could
+  -- not do that once partitions differ in size. Both parts are exact: a new row is at or after
+  -- the earliest new row, and a row without landed_at (the loaders always set it) is taken as is.
   SELECT r.*
   FROM ${catalog}.${bronze}.raw_events AS r
   LEFT JOIN processed AS p
     ON r.source <=> p.source AND r.partition_id <=> p.partition_id
   WHERE r.sequence_number > coalesce(p.processed_to, -1)
-    AND r.sequence_number > (SELECT floor_to FROM processed_floor)
+    AND r.landed_at >= (SELECT MIN(landed_at) FROM new_keys)
+  UNION ALL
+  SELECT r.*
+  FROM ${catalog}.${bronze}.raw_events AS r
+  LEFT JOIN processed AS p
+    ON r.source <=> p.source AND r.partition_id <=> p.partition_id
+  WHERE r.sequence_number > coalesce(p.processed_to, -1)
+    AND r.landed_at IS NULL
 ),
 
 duplicated AS (
