@@ -58,32 +58,46 @@ COMMENT 'One row per product seen in valid events (latest event wins)';
 CREATE OR REPLACE TABLE ${catalog}.${bronze}.merge_batch
 COMMENT 'The valid events the current ingest merges into products and orders (replaced by every ingest)'
 AS
+WITH merged AS (
+  -- How far orders has merged each partition: an event received since is above it.
+  SELECT source, partition_id, MAX(sequence_number) AS merged_to
+  FROM ${catalog}.${bronze}.orders
+  GROUP BY source, partition_id
+),
+
+pending AS (
+  -- Those events, read by their key columns only.
+  SELECT r.landed_at
+  FROM ${catalog}.${bronze}.received_events AS r
+  LEFT JOIN merged AS m
+    ON r.source <=> m.source AND r.partition_id <=> m.partition_id
+  WHERE r.reason IS NULL AND r.sequence_number > coalesce(m.merged_to, -1)
+)
+
+-- The same events with every column. The earliest landed_at among them is a plain bound that lets
+-- the engine skip the old rows before reading their columns (as in 01_received_events.sql); the
+-- rows without landed_at are the second part.
 SELECT
   r.order_id, r.customer_id, r.customer_name, r.customer_email, r.city, r.state, r.country,
   r.order_ts, r.product_id, r.product_name, r.brand, r.category, r.base_price, r.quantity,
   r.unit_price, r.discount_pct, r.total_amount, r.payment_method, r.order_status, r.event_id,
   r.event_time, r.source, r.partition_id, r.sequence_number
 FROM ${catalog}.${bronze}.received_events AS r
-LEFT JOIN (
-  -- How far orders has merged each partition: an event received since is above it.
-  SELECT source, partition_id, MAX(sequence_number) AS merged_to
-  FROM ${catalog}.${bronze}.orders
-  GROUP BY source, partition_id
-) AS m
+LEFT JOIN merged AS m
   ON r.source <=> m.source AND r.partition_id <=> m.partition_id
 WHERE r.reason IS NULL AND r.sequence_number > coalesce(m.merged_to, -1)
-  -- The lowest of those over every partition received (-1 for one orders has not merged yet):
-  -- a plain bound that lets the engine skip most old rows before the join.
-  AND r.sequence_number > (
-    SELECT coalesce(MIN(coalesce(o.merged_to, -1)), -1)
-    FROM (SELECT DISTINCT source, partition_id FROM ${catalog}.${bronze}.received_events) AS k
-    LEFT JOIN (
-      SELECT source, partition_id, MAX(sequence_number) AS merged_to
-      FROM ${catalog}.${bronze}.orders
-      GROUP BY source, partition_id
-    ) AS o
-      ON k.source <=> o.source AND k.partition_id <=> o.partition_id
-  );
+  AND r.landed_at >= (SELECT MIN(landed_at) FROM pending)
+UNION ALL
+SELECT
+  r.order_id, r.customer_id, r.customer_name, r.customer_email, r.city, r.state, r.country,
+  r.order_ts, r.product_id, r.product_name, r.brand, r.category, r.base_price, r.quantity,
+  r.unit_price, r.discount_pct, r.total_amount, r.payment_method, r.order_status, r.event_id,
+  r.event_time, r.source, r.partition_id, r.sequence_number
+FROM ${catalog}.${bronze}.received_events AS r
+LEFT JOIN merged AS m
+  ON r.source <=> m.source AND r.partition_id <=> m.partition_id
+WHERE r.reason IS NULL AND r.sequence_number > coalesce(m.merged_to, -1)
+  AND r.landed_at IS NULL;
 
 MERGE INTO ${catalog}.${bronze}.products AS t
 USING (
