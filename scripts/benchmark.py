@@ -202,6 +202,10 @@ def benchmark(args: argparse.Namespace) -> tuple[list[Row], list[str]]:
     workdir.mkdir(parents=True, exist_ok=True)
     env = {k: v for k, v in os.environ.items() if not k.startswith("ECOMCTL_")}
     env["NO_COLOR"] = "1"
+    # ecomctl as a user runs it: with Python's bytecode cache. pip compiles an installed package
+    # at install time; an editable install under PYTHONDONTWRITEBYTECODE would recompile every
+    # ecomctl module on every run (~0.2 s a command), which no installed ecomctl pays.
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     runner = Runner(workdir, env)
     ecomctl = ecomctl_command(args.python)
     n, small = args.count, args.small_count
