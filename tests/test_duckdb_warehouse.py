@@ -258,6 +258,32 @@ def test_copy_into_select_names_the_landing_file_of_a_value_its_cast_refuses(eve
         events_table.run_sql(COPY_SELECT)
 
 
+def test_copy_into_skips_hidden_and_in_progress_files_and_folders_as_spark_does(events_table, home):
+    land(home, "a.json", [{"id": 1}])
+    land(home, "B.JSON", [{"id": 2}])  # the extension in any case
+    land(home, "deep/x/c.json", [{"id": 3}])
+    land(home, "notes.txt", [{"id": 90}])
+    land(home, "_started.json", [{"id": 91}])
+    land(home, ".hidden/d.json", [{"id": 92}])
+    land(home, "_temporary/e.json", [{"id": 93}])
+    land(home, "deep/.f.json", [{"id": 94}])
+    assert events_table.run_sql(COPY)[0].rows == 3
+    assert rows_of(events_table, f"SELECT id FROM {EVENTS} ORDER BY id") == [(1,), (2,), (3,)]
+    log = rows_of(events_table, "SELECT file_name FROM ${catalog}.${meta}._copy_into_log ORDER BY 1")
+    assert log == [("B.JSON",), ("a.json",), ("deep/x/c.json",)]
+
+
+def test_copy_into_from_a_folder_of_the_volume_logs_names_from_the_volume_root(events_table, home):
+    land(home, "top.json", [{"id": 1}])
+    land(home, "sub/a.json", [{"id": 2}])
+    sql = f"COPY INTO {EVENTS} FROM '${{landing_path}}/sub' FILEFORMAT = JSON"
+    assert events_table.run_sql(sql)[0].rows == 1
+    assert events_table.run_sql(sql)[0].rows == 0  # found in the log under its Volume name
+    log = rows_of(events_table, "SELECT file_name FROM ${catalog}.${meta}._copy_into_log ORDER BY 1")
+    assert log == [("sub/a.json",)]
+    assert events_table.run_sql(COPY)[0].rows == 1  # the whole Volume: only top.json is new
+
+
 def test_copy_into_pattern(events_table, home):
     land(home, "a.json", [{"id": 1}])
     land(home, "b.jsonl", [{"id": 2}])
