@@ -24,6 +24,12 @@ _VERSIONED = re.compile(r"^V(\d+)__(\w+)\.sql$")
 _REPEATABLE = re.compile(r"^(\d+)_(\w+)\.sql$")
 _PLACEHOLDER = re.compile(r"\$\{([^}\n]*)\}")
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# split_statements skips these runs in one step instead of a character at a time:
+_PLAIN = re.compile(r"[^\n;'\"`/-]+")  # statement text that opens, ends and counts nothing
+_BLANKS = re.compile(r"[^\S\n]+")  # blanks other than a newline
+_COMMENT_TEXT = re.compile(r"[^/*\n]+")  # inside /* */: nothing that opens, closes or ends a line
+_QUOTED = {q: re.compile(r"[^\\\n" + q + "]+") for q in "'\""}
+_QUOTED["`"] = re.compile(r"[^\n`]+")
 
 
 @dataclass(frozen=True)
@@ -215,23 +221,30 @@ def split_statements(text: str, file_name: str) -> list[Statement]:
                         break
                 else:
                     line += text[i] == "\n"
-                    i += 1
+                    run = _COMMENT_TEXT.match(text, i + 1)
+                    i = run.end() if run else i + 1
         elif ch == ";":
             finish(i)
             i += 1
         elif ch.isspace():
-            i += 1
+            run = _BLANKS.match(text, i)
+            i = run.end() if run else i + 1
         else:
             if start is None:
                 start, start_line = i, line
             if ch in "'\"`":
                 opened_at = line
+                inside = _QUOTED[ch]
                 i += 1
                 while True:
                     if i >= n:
                         kind = "identifier" if ch == "`" else "string"
                         raise SqlError(file_name, f"unterminated {kind} starting with {ch}",
                                        statement=len(statements) + 1, line=opened_at)
+                    run = inside.match(text, i)
+                    if run:
+                        i = run.end()
+                        continue
                     c = text[i]
                     if c == "\\" and ch != "`" and i + 1 < n:
                         line += text[i + 1] == "\n"
@@ -242,6 +255,7 @@ def split_statements(text: str, file_name: str) -> list[Statement]:
                     if c == ch:
                         break
             else:
-                i += 1
+                run = _PLAIN.match(text, i)
+                i = run.end() if run else i + 1
     finish(n)
     return statements
