@@ -335,13 +335,14 @@ def ingest_partitions(transport: Transport, checkpoints: Callable[[], dict[str, 
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="ecomctl-load") as loader:
         pending: tuple | None = None
         group: list[_Batch] = []
+        grouped = 0  # events in the group
 
         def submit() -> None:
-            nonlocal pending, group
+            nonlocal pending, group, grouped
             if pending is not None:
                 settle(*pending)
             pending = (group, loader.submit(publish_and_load, group))
-            group = []
+            group, grouped = [], 0
 
         for plan in plans:
             summary.partitions.append(plan)
@@ -353,15 +354,16 @@ def ingest_partitions(transport: Transport, checkpoints: Callable[[], dict[str, 
                 if not events:
                     break
                 fault_point("ingest.read")
-                if group and sum(b.count for b in group) + len(events) > batch_size:
+                if group and grouped + len(events) > batch_size:
                     submit()  # this batch does not fit the group: load the group first
                 publish = prepare(plan.partition_id, events)
                 group.append(_Batch(plan, position, len(events), events[-1].sequence_number, publish))
+                grouped += len(events)
                 position = events[-1].sequence_number
                 # The file holds the batch now: drop it before the next read, so that one batch
                 # of events is in memory at a time, not the loading one and the next.
                 del events
-                if sum(b.count for b in group) >= batch_size:
+                if grouped >= batch_size:
                     submit()
         if group:
             submit()
