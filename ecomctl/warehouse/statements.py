@@ -97,6 +97,17 @@ def select_names(text: str) -> list[str]:
     return list(tree.named_selects) if isinstance(tree, exp.Query) else []
 
 
+def created_object(text: str) -> tuple[str, str] | None:
+    """(catalog.schema.name, "TABLE" or "MATERIALIZED VIEW") of what the statement creates, if it
+    creates a table or a materialized view."""
+    kind = classify(text)
+    if kind.target and kind.action in ("create table", "replace table"):
+        return kind.target, "TABLE"
+    if kind.target and kind.action == "materialize view":
+        return kind.target, "MATERIALIZED VIEW"
+    return None
+
+
 def derived_objects(warehouse, sql_files) -> list[str]:
     """The tables and materialized views (catalog.schema.name) the files create, in order."""
     from ecomctl.warehouse.sqlfiles import render, split_statements
@@ -105,20 +116,14 @@ def derived_objects(warehouse, sql_files) -> list[str]:
     for sql_file in sql_files:
         text = render(sql_file.text, warehouse.names.as_mapping(), sql_file.name)
         for statement in split_statements(text, sql_file.name):
-            kind = classify(statement.text)
-            if kind.target and kind.action in ("create table", "replace table", "materialize view"):
-                targets.append(kind.target)
+            created = created_object(statement.text)
+            if created:
+                targets.append(created[0])
     return list(dict.fromkeys(targets))
 
 
 def drop_statements(texts: "list[str]") -> list[str]:
     """DROP ... IF EXISTS for every table and materialized view these statements create, in
     reverse order: what a full refresh runs before the files build everything again."""
-    drops = []
-    for text in texts:
-        kind = classify(text)
-        if kind.target and kind.action in ("create table", "replace table"):
-            drops.append(f"DROP TABLE IF EXISTS {kind.target}")
-        elif kind.target and kind.action == "materialize view":
-            drops.append(f"DROP MATERIALIZED VIEW IF EXISTS {kind.target}")
-    return list(dict.fromkeys(reversed(drops)))
+    created = [c for c in map(created_object, texts) if c]
+    return list(dict.fromkeys(f"DROP {kind} IF EXISTS {target}" for target, kind in reversed(created)))
