@@ -286,7 +286,9 @@ def on_a_terminal(args: list[str], home, **env: str) -> tuple[int, str]:
 def test_ingest_on_a_terminal_shows_a_bar_of_events_with_separators(home):
     assert run_ecomctl(["run-all", "--count", "10"], home).returncode == 0
     assert run_ecomctl(["generate", "--count", "12000", "--seed", "3"], home).returncode == 0
-    code, drawn = on_a_terminal(["ingest"], home, ECOMCTL_INGEST_BATCH="1500")
+    # Small batches: forty reads and loads, so the landing lasts long enough for the screen to
+    # catch it moving (at 1,500 a batch the landing got fast enough to be drawn in one frame).
+    code, drawn = on_a_terminal(["ingest"], home, ECOMCTL_INGEST_BATCH="300")
     assert code == 0, drawn[-3000:]
     counts = re.findall(r"ingest landing events [━╸╺ ]*([\d,]+)/([\d,?]+)", drawn)
     assert counts, drawn[-3000:]
