@@ -358,7 +358,7 @@ def _fix_function(node: "exp.Anonymous") -> "exp.Expression":
                                          exp.Literal.string("DECIMAL(20,0)"), copy=False
                                          ).else_(result, copy=False)
             case = case.when(exp.Literal.string(duck), result, copy=False)
-        return case.else_(_json_type(args[0]), copy=False)
+        return case.else_(json_type.copy(), copy=False)
     if name == "IS_VARIANT_NULL" and len(args) == 1:
         is_null = exp.EQ(this=_json_type(args[0]), expression=exp.Literal.string("NULL"))
         return exp.func("coalesce", is_null, exp.false())

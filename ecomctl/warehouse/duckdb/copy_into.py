@@ -76,14 +76,15 @@ def copy_into(session: "LiveSession", st: "Prepared") -> tuple[str, str, int]:
     session.ensure_meta()
     log = session.meta("_copy_into_log")
     con = session.connection
+    # Each file's name in the log: its path under the Volume's root ('.' when the folder is the root).
+    under = _log_name(folder, session.volumes_root)
+    log_names = {rel: PurePosixPath(under, rel).as_posix() for rel in listed}
     if options.get("force") != "true" and listed:
         # Asked for the files in the folder only: the log holds every file ever loaded.
-        prefix = _log_name(folder, session.volumes_root)
-        names = {rel: f"{prefix}/{rel}" if prefix != "." else rel for rel in listed}
         loaded = {r[0] for r in con.execute(
             f"SELECT file_name FROM {log} WHERE target = ? AND file_name IN (SELECT unnest(?))",
-            [target, list(names.values())]).fetchall()}
-        listed = [rel for rel in listed if names[rel] not in loaded]
+            [target, list(log_names.values())]).fetchall()}
+        listed = [rel for rel in listed if log_names[rel] not in loaded]
     if not listed:
         return target, "copy into", 0
     candidates = [folder / rel for rel in listed]
@@ -113,8 +114,8 @@ def copy_into(session: "LiveSession", st: "Prepared") -> tuple[str, str, int]:
         if len(paths) == 1:
             counts = {paths[0]: int(inserted)}
         now = utc_now()
-        log_rows = [[target, _log_name(c, session.volumes_root), int(counts.get(str(c), 0)), now]
-                    for c in candidates]
+        log_rows = [[target, log_names[rel], int(counts.get(str(c), 0)), now]
+                    for rel, c in zip(listed, candidates)]
         con.executemany(f"INSERT INTO {log} VALUES (?, ?, ?, ?)", log_rows)
         con.execute("COMMIT")
     except Exception as exc:  # duckdb.Error: name the landing file, not just the engine
